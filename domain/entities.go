@@ -1,0 +1,270 @@
+package domain
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Typed identifiers. Every id is an opaque text with a kind prefix
+// ("org_", "cus_", ...) assigned by an injected IDGenerator.
+type (
+	OrgID          string
+	APIKeyID       string
+	AppID          string
+	VersionID      string
+	DeploymentID   string
+	ResourceID     string
+	CustomerID     string
+	ConversationID string
+	SessionID      string
+	MessageID      string
+	RunID          string
+)
+
+// Organization is a tenant. Nothing crosses orgs.
+type Organization struct {
+	ID        OrgID
+	Name      string
+	CreatedAt time.Time
+	// LicenseToken is the installed licence token, "" when none. It is
+	// verified on every use, so an expired licence stops working by itself.
+	LicenseToken string
+}
+
+// APIKey authenticates requests for one org. Only the SHA-256 hash of the
+// secret is stored; the secret is shown once at creation.
+type APIKey struct {
+	ID        APIKeyID
+	OrgID     OrgID
+	Name      string
+	Prefix    string // first characters of the secret, to recognize it
+	Hash      []byte // SHA-256 of the secret
+	CreatedAt time.Time
+	RevokedAt *time.Time
+}
+
+// Plan is a licence plan.
+type Plan string
+
+const (
+	PlanStandard   Plan = "standard"
+	PlanEnterprise Plan = "enterprise"
+)
+
+// License is the verified content of a licence token.
+type License struct {
+	OrgID     OrgID
+	Plan      Plan
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	KeyID     string // which operator key signed it
+}
+
+// App is a Conversation Chat Bot definition; its content lives in versions.
+type App struct {
+	ID        AppID
+	OrgID     OrgID
+	Name      string
+	CreatedAt time.Time
+}
+
+// AppVersion is an immutable, numbered version of an app.
+type AppVersion struct {
+	ID         VersionID
+	OrgID      OrgID
+	AppID      AppID
+	Number     int             // 1, 2, 3 ... per app
+	Definition json.RawMessage // the bot definition, a JSON object
+	CreatedAt  time.Time
+}
+
+// Environment is where a version is published.
+type Environment string
+
+const (
+	EnvDevelopment Environment = "development"
+	EnvQA          Environment = "qa"
+	EnvProduction  Environment = "production"
+)
+
+// ValidEnvironment reports whether e is one of the three environments.
+func ValidEnvironment(e Environment) bool {
+	return e == EnvDevelopment || e == EnvQA || e == EnvProduction
+}
+
+// Deployment is a version published to an environment. Publishing again to
+// the same environment sets ReplacedAt on the previous deployment; at most
+// one deployment per (app, environment) is active.
+type Deployment struct {
+	ID          DeploymentID
+	OrgID       OrgID
+	AppID       AppID
+	VersionID   VersionID
+	Environment Environment
+	PublishedAt time.Time
+	ReplacedAt  *time.Time
+}
+
+// Active reports whether the deployment has not been replaced.
+func (d Deployment) Active() bool { return d.ReplacedAt == nil }
+
+// ResourceKind is the kind of a channel resource.
+type ResourceKind string
+
+const (
+	ResourceSMS     ResourceKind = "sms"
+	ResourceWebChat ResourceKind = "webchat"
+)
+
+// ChannelResource is a configured channel in the org's Conversation Hub.
+// Address is the SMS number (E.164) or the web chat widget key.
+type ChannelResource struct {
+	ID        ResourceID
+	OrgID     OrgID
+	Kind      ResourceKind
+	Name      string
+	Address   string
+	CreatedAt time.Time
+}
+
+// Customer has a stable id and at most one current identifier.
+type Customer struct {
+	ID              CustomerID
+	OrgID           OrgID
+	Identifier      string    // current identifier, "" when none
+	IdentifierSince time.Time // start of the current interval; zero when none
+	CreatedAt       time.Time
+}
+
+// IdentifierInterval records that a customer held an identifier during
+// [ValidFrom, ValidTo). ValidTo is nil while the interval is current. The
+// intervals of one identifier never overlap.
+type IdentifierInterval struct {
+	OrgID      OrgID
+	CustomerID CustomerID
+	Identifier string
+	ValidFrom  time.Time
+	ValidTo    *time.Time
+}
+
+// Covers reports whether the interval includes instant t.
+func (iv IdentifierInterval) Covers(t time.Time) bool {
+	return !t.Before(iv.ValidFrom) && (iv.ValidTo == nil || t.Before(*iv.ValidTo))
+}
+
+// ConversationStatus is live or closed.
+type ConversationStatus string
+
+const (
+	StatusLive   ConversationStatus = "live"
+	StatusClosed ConversationStatus = "closed"
+)
+
+// Conversation belongs to one org, one deployment (or a preview run of a
+// version, then DeploymentID is "" and PreviewVersionID is set), one channel
+// resource and one customer.
+type Conversation struct {
+	ID                  ConversationID
+	OrgID               OrgID
+	DeploymentID        DeploymentID // "" for a preview run
+	PreviewVersionID    VersionID    // set only for a preview run
+	AppID               AppID
+	ResourceID          ResourceID
+	CustomerID          CustomerID
+	SessionID           SessionID
+	Status              ConversationStatus
+	CustomerDestination string
+	ExternalID          string
+	// IdentifierAtStart is the customer's identifier in force when the
+	// conversation started ("" when it had none).
+	IdentifierAtStart string
+	StartedAt         time.Time
+	ClosedAt          *time.Time
+}
+
+// Deployed reports whether the conversation belongs to a published
+// deployment (not a preview run).
+func (c Conversation) Deployed() bool { return c.DeploymentID != "" }
+
+// Session is the variable document of a conversation.
+type Session struct {
+	ID             SessionID
+	OrgID          OrgID
+	ConversationID ConversationID
+	Variables      map[string]any
+	UpdatedAt      time.Time
+}
+
+// Direction of a message.
+type Direction string
+
+const (
+	Inbound  Direction = "inbound"
+	Outbound Direction = "outbound"
+)
+
+// Message is one message of a conversation.
+type Message struct {
+	ID             MessageID
+	OrgID          OrgID
+	ConversationID ConversationID
+	Direction      Direction
+	Text           string
+	CreatedAt      time.Time
+}
+
+// RunKind tells a data operation from an action.
+type RunKind string
+
+const (
+	KindDataOperation RunKind = "data_operation"
+	KindAction        RunKind = "action"
+)
+
+// OperationRun records one run of a data operation or action: its inputs,
+// output, error and duration. Runs are recorded for every outcome.
+type OperationRun struct {
+	ID           RunID
+	OrgID        OrgID
+	Kind         RunKind
+	Name         string
+	SessionID    SessionID // "" when run outside a session
+	Inputs       map[string]any
+	Variable     string
+	Output       any // JSON-encodable
+	ErrorCode    string
+	ErrorMessage string
+	Duration     time.Duration
+	StartedAt    time.Time
+}
+
+// Event is an outbox entry written in the same transaction as the change it
+// describes. Seq is assigned by the store, increasing per store.
+type Event struct {
+	Seq       int64
+	OrgID     OrgID
+	Type      string
+	Subject   string // id of the object the event is about
+	Payload   map[string]any
+	CreatedAt time.Time
+}
+
+// Event types.
+const (
+	EventConversationStarted       = "conversation.started"
+	EventConversationClosed        = "conversation.closed"
+	EventMessageAdded              = "message.added"
+	EventCustomerIdentifierChanged = "customer.identifier_changed"
+	EventDeploymentPublished       = "deployment.published"
+)
+
+// IdempotencyRecord stores the response of a POST sent with an
+// Idempotency-Key, so a retry gets the same answer.
+type IdempotencyRecord struct {
+	OrgID       OrgID
+	Key         string
+	RequestHash string // method, path and body hashed
+	Status      int
+	Body        []byte
+	CreatedAt   time.Time
+}

@@ -1,0 +1,153 @@
+package domain
+
+import (
+	"context"
+	"time"
+)
+
+// Store is a storage backend. All state lives in it; server processes are
+// stateless. Implementations: package sqlite and package postgres. The
+// contract every implementation honours is the storetest suite.
+type Store interface {
+	// View runs fn in a read-only transaction (a consistent snapshot).
+	View(ctx context.Context, fn func(Tx) error) error
+	// Update runs fn in a read-write transaction and commits when fn
+	// returns nil; any error rolls everything back. When the database
+	// reports a transient conflict (a unique violation raced by another
+	// writer, a serialization failure or a deadlock) Update rolls back and
+	// runs fn again, a bounded number of times, so fn must have no effect
+	// outside the transaction. When retries run out it returns CodeConflict.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// Ready returns nil when the database is reachable and fully migrated.
+	Ready(ctx context.Context) error
+	Close() error
+}
+
+// Tx is the set of reads and writes inside one transaction. Every method
+// scoped to an org sees only that org's rows. Getters return an error with
+// CodeNotFound when the row does not exist in that org.
+type Tx interface {
+	// Organizations and API keys.
+	CreateOrg(ctx context.Context, org Organization) error
+	GetOrg(ctx context.Context, id OrgID) (Organization, error)
+	ListOrgs(ctx context.Context) ([]Organization, error)
+	SetOrgLicense(ctx context.Context, id OrgID, token string) error
+	CreateAPIKey(ctx context.Context, key APIKey) error
+	// GetAPIKeyByHash finds a key in any org by the hash of its secret.
+	GetAPIKeyByHash(ctx context.Context, hash []byte) (APIKey, error)
+	ListAPIKeys(ctx context.Context, org OrgID) ([]APIKey, error)
+	RevokeAPIKey(ctx context.Context, org OrgID, id APIKeyID, at time.Time) error
+
+	// Apps, versions, deployments and channel resources.
+	CreateApp(ctx context.Context, app App) error
+	GetApp(ctx context.Context, org OrgID, id AppID) (App, error)
+	ListApps(ctx context.Context, org OrgID) ([]App, error)
+	// CreateVersion stores v; v.Number must be unique per app (a raced
+	// duplicate is a transient conflict).
+	CreateVersion(ctx context.Context, v AppVersion) error
+	GetVersion(ctx context.Context, org OrgID, id VersionID) (AppVersion, error)
+	ListVersions(ctx context.Context, org OrgID, app AppID) ([]AppVersion, error)
+	// LatestVersionNumber returns the highest version number of app, 0 if none.
+	LatestVersionNumber(ctx context.Context, org OrgID, app AppID) (int, error)
+	// CreateDeployment stores d; at most one active deployment per (app,
+	// environment) (a raced duplicate is a transient conflict).
+	CreateDeployment(ctx context.Context, d Deployment) error
+	GetDeployment(ctx context.Context, org OrgID, id DeploymentID) (Deployment, error)
+	// ActiveDeployment returns the active deployment of app in env.
+	ActiveDeployment(ctx context.Context, org OrgID, app AppID, env Environment) (Deployment, error)
+	ReplaceDeployment(ctx context.Context, org OrgID, id DeploymentID, at time.Time) error
+	// ListDeployments returns the deployments of app, newest first.
+	ListDeployments(ctx context.Context, org OrgID, app AppID) ([]Deployment, error)
+	CreateResource(ctx context.Context, r ChannelResource) error
+	GetResource(ctx context.Context, org OrgID, id ResourceID) (ChannelResource, error)
+	ListResources(ctx context.Context, org OrgID) ([]ChannelResource, error)
+
+	// Customers and identifier history.
+	CreateCustomer(ctx context.Context, c Customer) error
+	GetCustomer(ctx context.Context, org OrgID, id CustomerID) (Customer, error)
+	// SetCustomerIdentifier sets the current identifier ("" for none) and
+	// the start of its interval. At most one customer per org holds an
+	// identifier: a duplicate is a transient conflict.
+	SetCustomerIdentifier(ctx context.Context, org OrgID, id CustomerID, identifier string, since time.Time) error
+	// OpenInterval inserts a current interval (ValidTo nil). At most one
+	// current interval per (org, identifier): a duplicate is a transient
+	// conflict.
+	OpenInterval(ctx context.Context, iv IdentifierInterval) error
+	// CloseInterval sets ValidTo on the customer's current interval of
+	// identifier; CodeNotFound when there is none.
+	CloseInterval(ctx context.Context, org OrgID, customer CustomerID, identifier string, at time.Time) error
+	// LatestInterval returns the interval of identifier with the latest
+	// ValidFrom (the current one, if any); found is false when the
+	// identifier was never held.
+	LatestInterval(ctx context.Context, org OrgID, identifier string) (iv IdentifierInterval, found bool, err error)
+	// IntervalAt returns the interval of identifier that covers instant at.
+	IntervalAt(ctx context.Context, org OrgID, identifier string, at time.Time) (iv IdentifierInterval, found bool, err error)
+	// CustomerIntervals returns the customer's intervals, oldest first.
+	CustomerIntervals(ctx context.Context, org OrgID, customer CustomerID) ([]IdentifierInterval, error)
+
+	// Conversations, sessions and messages.
+	CreateConversation(ctx context.Context, c Conversation) error
+	GetConversation(ctx context.Context, org OrgID, id ConversationID) (Conversation, error)
+	CloseConversation(ctx context.Context, org OrgID, id ConversationID, at time.Time) error
+	// CustomerConversationIDs returns the customer's conversation ids,
+	// newest first (StartedAt descending, then id descending).
+	CustomerConversationIDs(ctx context.Context, org OrgID, customer CustomerID) ([]ConversationID, error)
+	// ListConversations returns conversations matching f, newest first.
+	ListConversations(ctx context.Context, org OrgID, f ConversationFilter) ([]Conversation, error)
+	CreateSession(ctx context.Context, s Session) error
+	GetSession(ctx context.Context, org OrgID, id SessionID) (Session, error)
+	// SetSessionVariables replaces the whole variable document.
+	SetSessionVariables(ctx context.Context, org OrgID, id SessionID, vars map[string]any, at time.Time) error
+	AppendMessage(ctx context.Context, m Message) error
+	// ListMessages returns messages oldest first, after the message with id
+	// after ("" for the start), at most limit (0 for all).
+	ListMessages(ctx context.Context, org OrgID, conversation ConversationID, after MessageID, limit int) ([]Message, error)
+
+	// Operation runs, events (outbox) and idempotency records.
+	RecordRun(ctx context.Context, r OperationRun) error
+	GetRun(ctx context.Context, org OrgID, id RunID) (OperationRun, error)
+	// ListRuns returns runs newest first, before the run with id before
+	// ("" for the newest), at most limit.
+	ListRuns(ctx context.Context, org OrgID, before RunID, limit int) ([]OperationRun, error)
+	// AppendEvent stores e and assigns its Seq.
+	AppendEvent(ctx context.Context, e Event) error
+	// ListEvents returns events with Seq > after, oldest first, at most limit.
+	ListEvents(ctx context.Context, org OrgID, after int64, limit int) ([]Event, error)
+	// GetIdempotency returns the record of key; found is false when none.
+	GetIdempotency(ctx context.Context, org OrgID, key string) (rec IdempotencyRecord, found bool, err error)
+	// PutIdempotency stores rec; a duplicate key is a transient conflict.
+	PutIdempotency(ctx context.Context, rec IdempotencyRecord) error
+}
+
+// ConversationFilter selects conversations for ListConversations. Zero
+// fields do not filter. Results are ordered newest first (StartedAt
+// descending, id descending); Before is a keyset cursor: only conversations
+// strictly older than (BeforeStartedAt, BeforeID) are returned.
+type ConversationFilter struct {
+	Status          ConversationStatus
+	CustomerID      CustomerID
+	DeploymentID    DeploymentID
+	ResourceID      ResourceID
+	ExternalID      string
+	BeforeStartedAt time.Time
+	BeforeID        ConversationID
+	Limit           int // required, > 0
+}
+
+// Clock tells the time; injected so tests are deterministic.
+type Clock interface{ Now() time.Time }
+
+// IDGenerator makes new ids with a kind prefix such as "conv".
+type IDGenerator interface{ NewID(prefix string) string }
+
+// LicenseVerifier checks a licence token offline. It returns an error with
+// CodeLicenseRequired for a malformed, tampered or unsigned token.
+type LicenseVerifier interface {
+	Verify(token string) (License, error)
+}
+
+// IdentifierNormalizer turns user input into the canonical identifier, or
+// returns an error with CodeIdentifierInvalid.
+type IdentifierNormalizer interface {
+	Normalize(input string) (string, error)
+}
