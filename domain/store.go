@@ -115,8 +115,13 @@ type Tx interface {
 	ListEvents(ctx context.Context, org OrgID, after int64, limit int) ([]Event, error)
 	// GetIdempotency returns the record of key; found is false when none.
 	GetIdempotency(ctx context.Context, org OrgID, key string) (rec IdempotencyRecord, found bool, err error)
-	// PutIdempotency stores rec; a duplicate key is a transient conflict.
+	// PutIdempotency stores rec (Status 0 marks a request in progress); a
+	// duplicate key is a transient conflict.
 	PutIdempotency(ctx context.Context, rec IdempotencyRecord) error
+	// CompleteIdempotency stores the response of the request holding key.
+	CompleteIdempotency(ctx context.Context, org OrgID, key string, status int, body []byte) error
+	// DeleteIdempotency forgets key, so a failed request can be retried.
+	DeleteIdempotency(ctx context.Context, org OrgID, key string) error
 }
 
 // ConversationFilter selects conversations for ListConversations. Zero
