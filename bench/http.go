@@ -1,0 +1,99 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/parleyhq/parley/client"
+)
+
+// HTTP drives a Parley server through the Go client.
+type HTTP struct {
+	// Client is authenticated with an API key of an org holding a valid
+	// ENTERPRISE licence.
+	Client *client.Client
+}
+
+var _ Driver = (*HTTP)(nil)
+
+// NewHTTPClient returns an HTTP client that keeps one idle connection per
+// benchmark client, so connections are reused rather than re-dialled.
+func NewHTTPClient(clients int) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = clients * 2
+	t.MaxIdleConnsPerHost = clients * 2
+	return &http.Client{Transport: t, Timeout: 30 * time.Second}
+}
+
+// Name returns "http".
+func (d *HTTP) Name() string { return "http" }
+
+// Setup creates an app with one version published to production, a web
+// chat channel resource and n conversations on them.
+func (d *HTTP) Setup(ctx context.Context, n int) ([]string, error) {
+	app, err := d.Client.CreateApp(ctx, client.CreateAppRequest{Name: "bench"})
+	if err != nil {
+		return nil, err
+	}
+	v, err := d.Client.CreateVersion(ctx, app.ID, client.CreateVersionRequest{})
+	if err != nil {
+		return nil, err
+	}
+	dep, err := d.Client.Publish(ctx, app.ID, client.PublishRequest{VersionID: v.ID, Environment: client.EnvProduction})
+	if err != nil {
+		return nil, err
+	}
+	res, err := d.Client.CreateChannelResource(ctx, client.CreateChannelResourceRequest{Kind: client.KindWebChat, Name: "bench", Address: "bench-widget"})
+	if err != nil {
+		return nil, err
+	}
+	convs := make([]string, n)
+	for i := range convs {
+		st, err := d.Client.StartConversation(ctx, client.StartConversationRequest{
+			DeploymentID: dep.ID, ResourceID: res.ID, CustomerDestination: fmt.Sprintf("bench-session-%d", i),
+		})
+		if err != nil {
+			return nil, err
+		}
+		convs[i] = st.Conversation.ID
+	}
+	return convs, nil
+}
+
+// Update runs update_customer_identifier over HTTP.
+func (d *HTTP) Update(ctx context.Context, conversation, identifier string) error {
+	res, err := d.Client.RunDataOperation(ctx, OpUpdate, client.RunRequest{
+		Inputs: map[string]any{"conversationId": conversation, "customerIdentifier": identifier},
+	})
+	if err != nil {
+		return err
+	}
+	if res.Error != nil {
+		return res.Error
+	}
+	ok, err := res.Bool()
+	if err != nil {
+		return err
+	}
+	return checkUpdated(ok)
+}
+
+// Find runs find_conversations_by_customer_identifier over HTTP.
+func (d *HTTP) Find(ctx context.Context, identifier, conversation string) error {
+	res, err := d.Client.RunDataOperation(ctx, OpFind, client.RunRequest{
+		Inputs: map[string]any{"customerIdentifier": identifier},
+	})
+	if err != nil {
+		return err
+	}
+	if res.Error != nil {
+		return res.Error
+	}
+	ids, err := res.Strings()
+	if err != nil {
+		return err
+	}
+	return checkFound(ids, conversation)
+}

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/parleyhq/parley/bench"
+	"github.com/parleyhq/parley/client"
+	"github.com/parleyhq/parley/domain"
+	"github.com/parleyhq/parley/httpapi"
+	"github.com/parleyhq/parley/license"
+	"github.com/parleyhq/parley/service"
+)
+
+// benchConfig is the resolved configuration of "parley bench".
+type benchConfig struct {
+	url, key string
+	self     bool
+	clients  int
+	duration time.Duration
+	database string
+}
+
+func parseBenchFlags(c *cli, args []string) (benchConfig, error) {
+	f := newFlagSet("bench", "Drive a server with concurrent clients calling update_customer_identifier and\n"+
+		"find_conversations_by_customer_identifier; print throughput and p50/p99 latency beside the in-process\n"+
+		"figure (the same number of goroutines calling service.Run on a fresh store of the same kind).\n"+
+		"Give --url and --key (an API key of an org with an ENTERPRISE licence), or --self.", c.getenv, c.stderr)
+	url := f.String("url", "PARLEY_URL", "", "base URL of the server to drive, such as http://127.0.0.1:8080")
+	key := f.String("key", "PARLEY_KEY", "", "API key of an org with an ENTERPRISE licence on --url")
+	self := f.Bool("self", "", false, "start a server in this process on a temporary database instead of using --url")
+	clients := f.Int("clients", "", 32, "concurrent clients")
+	duration := f.Duration("duration", "", 10*time.Second, "how long each operation is measured, over HTTP and in process")
+	database := f.String("database", "PARLEY_DATABASE_URL", "",
+		"PostgreSQL URL for the in-process store (and the --self server's); empty: temporary SQLite files")
+	if err := f.parse(args); err != nil {
+		return benchConfig{}, err
+	}
+	cfg := benchConfig{url: *url, key: *key, self: *self, clients: *clients, duration: *duration, database: *database}
+	switch {
+	case cfg.self == (cfg.url != ""):
+		return cfg, usagef("parley bench: give either --url (with --key) or --self")
+	case !cfg.self && cfg.key == "":
+		return cfg, usagef("parley bench: --key is required with --url")
+	case cfg.clients <= 0 || cfg.duration <= 0:
+		return cfg, usagef("parley bench: --clients and --duration must be positive")
+	case cfg.database != "" && !isPostgresURL(cfg.database):
+		return cfg, usagef("parley bench: --database must be a PostgreSQL URL (postgres://...) or keyword/value string")
+	}
+	return cfg, nil
+}
+
+func cmdBench(ctx context.Context, c *cli, args []string) error {
+	cfg, err := parseBenchFlags(c, args)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "parley-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	pub, priv, err := license.GenerateKey()
+	if err != nil {
+		return err
+	}
+	keys := operatorKeys{keys: []ed25519.PublicKey{pub}}
+	logger := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
+	inProcess, inStore, err := benchService(ctx, filepath.Join(tmp, "in-process"), cfg.database, keys, logger)
+	if err != nil {
+		return err
+	}
+	defer inStore.Close()
+	inOrg, _, err := createLicensedOrg(ctx, inProcess, priv, "bench in-process")
+	if err != nil {
+		return err
+	}
+
+	target, key := cfg.url, cfg.key
+	if cfg.self {
+		var stop func()
+		target, key, stop, err = startSelfServer(ctx, filepath.Join(tmp, "server"), cfg.database, keys, priv, logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	api := client.New(target, key, client.WithHTTPClient(bench.NewHTTPClient(cfg.clients)))
+
+	store := "SQLite (temporary files)"
+	if cfg.database != "" {
+		store = storeFlags{data: &tmp, database: &cfg.database}.describe()
+	}
+	fmt.Fprintf(c.stdout, "# parley bench: %d clients, %s per operation and driver; HTTP target %s%s; in-process store %s\n",
+		cfg.clients, cfg.duration, target, map[bool]string{true: " (--self, in this process)"}[cfg.self], store)
+	report, runErr := bench.Run(ctx, bench.Config{Clients: cfg.clients, Duration: cfg.duration, Progress: c.stderr},
+		&bench.HTTP{Client: api}, &bench.InProcess{Service: inProcess, Org: inOrg})
+	if len(report.Comparisons) > 0 {
+		if err := report.Print(c.stdout); err != nil {
+			return err
+		}
+	}
+	return runErr
+}
+
+// benchService opens a fresh, migrated store in dir (or on the PostgreSQL
+// database) and wires a service on it.
+func benchService(ctx context.Context, dir, database string, keys operatorKeys, logger *slog.Logger) (*service.Service, domain.Store, error) {
+	store, err := storeFlags{data: &dir, database: &database}.open(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return newService(store, keys, logger), store, nil
+}
+
+// createLicensedOrg creates an org holding an ENTERPRISE licence signed by
+// priv and returns it with its API key.
+func createLicensedOrg(ctx context.Context, svc *service.Service, priv ed25519.PrivateKey, name string) (domain.OrgID, string, error) {
+	org, key, err := svc.CreateOrg(ctx, name)
+	if err != nil {
+		return "", "", err
+	}
+	now := time.Now().UTC()
+	token, err := license.Issue(priv, domain.License{OrgID: org.ID, Plan: domain.PlanEnterprise, IssuedAt: now, ExpiresAt: now.Add(24 * time.Hour)})
+	if err != nil {
+		return "", "", err
+	}
+	if _, err := svc.InstallLicense(ctx, org.ID, token); err != nil {
+		return "", "", err
+	}
+	return org.ID, key.Secret, nil
+}
+
+// startSelfServer serves the HTTP API on a free loopback port from a fresh
+// store, with an ENTERPRISE org; it returns the base URL and the org's key.
+func startSelfServer(ctx context.Context, dir, database string, keys operatorKeys, priv ed25519.PrivateKey, logger *slog.Logger) (url, key string, stop func(), err error) {
+	svc, store, err := benchService(ctx, dir, database, keys, logger)
+	if err != nil {
+		return "", "", nil, err
+	}
+	if _, key, err = createLicensedOrg(ctx, svc, priv, "bench http"); err != nil {
+		store.Close()
+		return "", "", nil, err
+	}
+	handler := httpapi.New(httpapi.Config{Service: svc, Store: store, Logger: logger, Metrics: newMetricsRegistry(), MaxBodyBytes: defaultMaxBody})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		store.Close()
+		return "", "", nil, err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	stop = func() {
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+		defer cancel()
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			logger.Warn("bench server shutdown", "err", err)
+		}
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			logger.Warn("bench server", "err", err)
+		}
+		store.Close()
+	}
+	return "http://" + ln.Addr().String(), key, stop, nil
+}

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+// envOf returns a getenv reading from m.
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestServeFlagsResolution(t *testing.T) {
+	defaults := serveWant{addr: "127.0.0.1:8080", data: "./parley-data", logFormat: "text", maxBody: defaultMaxBody}
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    serveWant
+		wantErr string // substring of a usage error; "" for success
+	}{
+		{name: "defaults", want: defaults},
+		{
+			name: "environment",
+			env: map[string]string{
+				"PARLEY_ADDR": "0.0.0.0:9000", "PARLEY_DATA": "/var/lib/parley",
+				"PARLEY_DATABASE_URL": "postgres://u@db/parley", "PARLEY_LICENSE_KEYS": "parley-pub-a,parley-pub-b",
+				"PARLEY_LOG_FORMAT": "json", "PARLEY_MAX_BODY": "4096", "PARLEY_ADDR_FILE": "/tmp/addr",
+			},
+			want: serveWant{
+				addr: "0.0.0.0:9000", addrFile: "/tmp/addr", data: "/var/lib/parley", database: "postgres://u@db/parley",
+				licenseKeys: "parley-pub-a,parley-pub-b", logFormat: "json", maxBody: 4096,
+			},
+		},
+		{
+			name: "flags win over environment",
+			args: []string{"--addr", "127.0.0.1:0", "--data=/d", "--log-format", "text", "--max-body", "10"},
+			env:  map[string]string{"PARLEY_ADDR": "0.0.0.0:9000", "PARLEY_DATA": "/e", "PARLEY_LOG_FORMAT": "json", "PARLEY_MAX_BODY": "99"},
+			want: serveWant{addr: "127.0.0.1:0", data: "/d", logFormat: "text", maxBody: 10},
+		},
+		{
+			name: "postgresql scheme accepted",
+			args: []string{"--database", "postgresql://localhost/parley"},
+			want: serveWant{addr: defaults.addr, data: defaults.data, database: "postgresql://localhost/parley", logFormat: "text", maxBody: defaultMaxBody},
+		},
+		{name: "empty environment value ignored", env: map[string]string{"PARLEY_ADDR": ""}, want: defaults},
+		{name: "bad number in environment", env: map[string]string{"PARLEY_MAX_BODY": "lots"}, wantErr: "PARLEY_MAX_BODY"},
+		{name: "bad log format", args: []string{"--log-format", "xml"}, wantErr: "--log-format"},
+		{name: "bad log format in environment", env: map[string]string{"PARLEY_LOG_FORMAT": "xml"}, wantErr: "--log-format"},
+		{name: "database not postgres", args: []string{"--database", "mysql://x"}, wantErr: "--database"},
+		{name: "database neither URL nor keyword/value", args: []string{"--database", "parley.db"}, wantErr: "--database"},
+		{
+			name: "postgres keyword/value string",
+			env:  map[string]string{"PARLEY_DATABASE_URL": "host=db dbname=parley"},
+			want: serveWant{addr: defaults.addr, data: defaults.data, database: "host=db dbname=parley", logFormat: "text", maxBody: defaultMaxBody},
+		},
+		{name: "empty data directory", args: []string{"--data", ""}, wantErr: "--data"},
+		{name: "non-positive max body", args: []string{"--max-body", "0"}, wantErr: "--max-body"},
+		{name: "unknown flag", args: []string{"--port", "80"}, wantErr: "port"},
+		{name: "positional argument", args: []string{"now"}, wantErr: `unexpected argument "now"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &cli{getenv: envOf(tt.env), stdout: io.Discard, stderr: io.Discard}
+			cfg, err := parseServeFlags(c, tt.args)
+			if tt.wantErr != "" {
+				var usage *usageError
+				if !errors.As(err, &usage) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want a usage error mentioning %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := serveWant{
+				addr: cfg.addr, addrFile: cfg.addrFile, data: *cfg.store.data, database: *cfg.store.database,
+				licenseKeys: cfg.licenseKeys, logFormat: cfg.logFormat, maxBody: cfg.maxBody,
+			}
+			if got != tt.want {
+				t.Errorf("got  %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+type serveWant struct {
+	addr, addrFile, data, database, licenseKeys, logFormat string
+	maxBody                                                int64
+}
+
+func TestHelpFlagIsNotAnError(t *testing.T) {
+	c := &cli{getenv: envOf(nil), stdout: io.Discard, stderr: io.Discard}
+	if _, err := parseServeFlags(c, []string{"-h"}); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("error = %v, want flag.ErrHelp", err)
+	}
+}
+
+func TestFlagHelpNamesEnvironmentVariables(t *testing.T) {
+	var out strings.Builder
+	c := &cli{getenv: envOf(nil), stdout: io.Discard, stderr: &out}
+	_, _ = parseServeFlags(c, []string{"-h"})
+	for _, env := range []string{"PARLEY_ADDR", "PARLEY_DATA", "PARLEY_DATABASE_URL", "PARLEY_LICENSE_KEYS", "PARLEY_LOG_FORMAT", "PARLEY_MAX_BODY"} {
+		if !strings.Contains(out.String(), "(env "+env+")") {
+			t.Errorf("serve -h does not mention %s:\n%s", env, out.String())
+		}
+	}
+}
+
+func TestBenchFlagsResolution(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    benchConfig
+		wantErr string
+	}{
+		{name: "self", args: []string{"--self"}, want: benchConfig{self: true, clients: 32, duration: 10 * time.Second}},
+		{
+			name: "url and key from environment",
+			env:  map[string]string{"PARLEY_URL": "http://127.0.0.1:8080", "PARLEY_KEY": "pk_x"},
+			args: []string{"--clients", "8", "--duration", "2s"},
+			want: benchConfig{url: "http://127.0.0.1:8080", key: "pk_x", clients: 8, duration: 2 * time.Second},
+		},
+		{
+			name: "postgres for the in-process store",
+			args: []string{"--self", "--database", "postgres://p@h/db"},
+			want: benchConfig{self: true, clients: 32, duration: 10 * time.Second, database: "postgres://p@h/db"},
+		},
+		{name: "neither url nor self", wantErr: "either --url"},
+		{name: "both url and self", args: []string{"--self", "--url", "http://x"}, wantErr: "either --url"},
+		{name: "url without key", args: []string{"--url", "http://x"}, wantErr: "--key is required"},
+		{name: "no clients", args: []string{"--self", "--clients", "0"}, wantErr: "must be positive"},
+		{name: "bad duration", args: []string{"--self", "--duration", "soon"}, wantErr: "duration"},
+		{name: "sqlite url", args: []string{"--self", "--database", "sqlite://x"}, wantErr: "--database"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &cli{getenv: envOf(tt.env), stdout: io.Discard, stderr: io.Discard}
+			got, err := parseBenchFlags(c, tt.args)
+			if tt.wantErr != "" {
+				var usage *usageError
+				if !errors.As(err, &usage) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want a usage error mentioning %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("got  %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}

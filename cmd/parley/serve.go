@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/parleyhq/parley/clock"
+	"github.com/parleyhq/parley/domain"
+	"github.com/parleyhq/parley/httpapi"
+	"github.com/parleyhq/parley/identifier"
+	"github.com/parleyhq/parley/ids"
+	"github.com/parleyhq/parley/license"
+	"github.com/parleyhq/parley/service"
+)
+
+// shutdownTimeout bounds how long in-flight requests may finish after
+// SIGINT or SIGTERM.
+const shutdownTimeout = 10 * time.Second
+
+// defaultMaxBody fits the largest bot definition (1 MiB) with room to spare.
+const defaultMaxBody = 2 << 20
+
+// serveConfig is the resolved configuration of "parley serve".
+type serveConfig struct {
+	addr        string
+	addrFile    string
+	store       storeFlags
+	licenseKeys string
+	logFormat   string
+	maxBody     int64
+}
+
+// parseServeFlags resolves the flags and environment of "parley serve".
+func parseServeFlags(c *cli, args []string) (serveConfig, error) {
+	f := newFlagSet("serve", "Run the HTTP API server. Migrations are applied on start; SIGINT or SIGTERM shut it down gracefully.", c.getenv, c.stderr)
+	cfg := serveConfig{}
+	addr := f.String("addr", "PARLEY_ADDR", "127.0.0.1:8080", "address to listen on (port 0 picks a free port)")
+	addrFile := f.String("addr-file", "PARLEY_ADDR_FILE", "", "write the address actually listened on (host:port) to this file")
+	cfg.store = addStoreFlags(f)
+	keys := f.String("license-keys", "PARLEY_LICENSE_KEYS", "",
+		"comma-separated operator public keys whose licences are trusted; empty: the development key in --data, created on first start")
+	logFormat := f.String("log-format", "PARLEY_LOG_FORMAT", "text", "log format: text or json")
+	maxBody := f.Int64("max-body", "PARLEY_MAX_BODY", defaultMaxBody, "largest request body in bytes; larger bodies get 413")
+	if err := f.parse(args); err != nil {
+		return cfg, err
+	}
+	if err := f.oneOf("log-format", *logFormat, "text", "json"); err != nil {
+		return cfg, err
+	}
+	if *maxBody <= 0 {
+		return cfg, usagef("parley serve: --max-body must be positive")
+	}
+	if err := cfg.store.check(); err != nil {
+		return cfg, err
+	}
+	cfg.addr, cfg.addrFile, cfg.licenseKeys, cfg.logFormat, cfg.maxBody = *addr, *addrFile, *keys, *logFormat, *maxBody
+	return cfg, nil
+}
+
+func newLogger(format string, w io.Writer) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// newService wires the service on store with the system clock, random ids,
+// the identifier rules and a verifier trusting keys.
+func newService(store domain.Store, keys operatorKeys, logger *slog.Logger) *service.Service {
+	return service.New(service.Config{
+		Store:       store,
+		Clock:       clock.System{},
+		IDs:         ids.Random{},
+		Licenses:    license.NewVerifier(keys.keys...),
+		Identifiers: identifier.Normalizer{},
+		Logger:      logger,
+	})
+}
+
+// newMetricsRegistry returns the registry /metrics serves: the API's own
+// metrics plus the Go runtime and process collectors.
+func newMetricsRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+func cmdServe(ctx context.Context, c *cli, args []string) error {
+	cfg, err := parseServeFlags(c, args)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg.logFormat, c.stderr)
+	keys, err := resolveOperatorKeys(cfg.licenseKeys, *cfg.store.data)
+	if err != nil {
+		return err
+	}
+	if msg := keys.describeDevKey(); msg != "" {
+		logger.Info(msg)
+	} else {
+		logger.Info("trusting the configured operator licence keys", "count", len(keys.keys))
+	}
+	store, err := cfg.store.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	logger.Info("database ready, migrations applied", "store", cfg.store.describe())
+
+	handler := httpapi.New(httpapi.Config{
+		Service:      newService(store, keys, logger),
+		Store:        store,
+		Logger:       logger,
+		Metrics:      newMetricsRegistry(),
+		MaxBodyBytes: cfg.maxBody,
+	})
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	addr := ln.Addr().String()
+	if cfg.addrFile != "" {
+		if err := writeFileAtomic(cfg.addrFile, addr+"\n"); err != nil {
+			ln.Close()
+			return fmt.Errorf("writing --addr-file: %w", err)
+		}
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	logger.Info("listening on http://"+addr, "addr", addr)
+	return serveUntilDone(ctx, srv, ln, logger)
+}
+
+// serveUntilDone serves on ln until ctx is cancelled (by SIGINT or SIGTERM),
+// then lets in-flight requests finish within shutdownTimeout.
+func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, logger *slog.Logger) error {
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: finishing in-flight requests", "timeout", shutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("graceful shutdown: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// writeFileAtomic replaces path with content, so a reader never sees a
+// partial file.
+func writeFileAtomic(path, content string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.WriteString(content); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func cmdMigrate(ctx context.Context, c *cli, args []string) error {
+	f := newFlagSet("migrate", "Apply the database migrations and exit.", c.getenv, c.stderr)
+	st := addStoreFlags(f)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	store, err := st.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	fmt.Fprintf(c.stdout, "migrated %s\n", st.describe())
+	return nil
+}

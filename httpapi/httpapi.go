@@ -1,0 +1,339 @@
+// Package httpapi is Parley's HTTP transport: a JSON API on the standard
+// library's ServeMux, with bearer API keys, RFC 9457 problem responses,
+// Idempotency-Key support on creating POSTs, Prometheus metrics and slog
+// request logs. Every route is listed in one place: (*server).routes.
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/parleyhq/parley/domain"
+	"github.com/parleyhq/parley/service"
+)
+
+// DefaultMaxBodyBytes bounds request bodies when Config.MaxBodyBytes is 0.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Config wires the HTTP API. Service and Store are required.
+type Config struct {
+	Service *service.Service
+	// Store answers /readyz.
+	Store  domain.Store
+	Logger *slog.Logger
+	// Metrics receives the HTTP and operation metrics; /metrics serves it
+	// when it is also a prometheus.Gatherer (a *prometheus.Registry is),
+	// and prometheus.DefaultGatherer otherwise. Nil means a fresh registry.
+	Metrics prometheus.Registerer
+	// MaxBodyBytes bounds request bodies (413 beyond); 0 means 1 MiB.
+	MaxBodyBytes int64
+}
+
+// server holds the dependencies of the handlers.
+type server struct {
+	svc     *service.Service
+	store   domain.Store
+	log     *slog.Logger
+	maxBody int64
+	metrics *metrics
+}
+
+// New returns the HTTP handler of the whole API.
+func New(cfg Config) http.Handler {
+	s := newServer(cfg)
+	mux := http.NewServeMux()
+	for _, rt := range s.routes() {
+		mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
+	}
+	return s.unmatched(mux)
+}
+
+func newServer(cfg Config) *server {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	maxBody := cfg.MaxBodyBytes
+	if maxBody <= 0 {
+		maxBody = DefaultMaxBodyBytes
+	}
+	return &server{
+		svc:     cfg.Service,
+		store:   cfg.Store,
+		log:     logger,
+		maxBody: maxBody,
+		metrics: newMetrics(cfg.Metrics),
+	}
+}
+
+// handlerFunc handles one route. A returned error is written as a problem
+// unless the handler already wrote a response.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// route is one entry of the route table.
+type route struct {
+	method  string
+	pattern string // ServeMux pattern path, also the metrics route label
+	handler handlerFunc
+	// auth requires an API key (Authorization: Bearer).
+	auth bool
+	// idempotent honours the Idempotency-Key header (POSTs that create).
+	idempotent bool
+}
+
+// routes is the single list of every route of the API.
+func (s *server) routes() []route {
+	const (
+		public = false
+		authed = true
+		plain  = false
+		idem   = true
+	)
+	return []route{
+		{"GET", "/healthz", s.healthz, public, plain},
+		{"GET", "/readyz", s.readyz, public, plain},
+		{"GET", "/metrics", s.serveMetrics, public, plain},
+		{"GET", "/openapi.json", s.openAPI, public, plain},
+
+		{"GET", "/v1/org", s.getOrg, authed, plain},
+		{"GET", "/v1/license", s.getLicense, authed, plain},
+		{"PUT", "/v1/license", s.installLicense, authed, plain},
+
+		{"GET", "/v1/api-keys", s.listAPIKeys, authed, plain},
+		{"POST", "/v1/api-keys", s.createAPIKey, authed, idem},
+		{"DELETE", "/v1/api-keys/{keyId}", s.revokeAPIKey, authed, plain},
+
+		{"POST", "/v1/apps", s.createApp, authed, idem},
+		{"GET", "/v1/apps", s.listApps, authed, plain},
+		{"GET", "/v1/apps/{appId}", s.getApp, authed, plain},
+		{"POST", "/v1/apps/{appId}/versions", s.createVersion, authed, idem},
+		{"GET", "/v1/apps/{appId}/versions", s.listVersions, authed, plain},
+		{"GET", "/v1/apps/{appId}/versions/{versionId}", s.getVersion, authed, plain},
+		{"POST", "/v1/apps/{appId}/deployments", s.publish, authed, idem},
+		{"GET", "/v1/apps/{appId}/deployments", s.listDeployments, authed, plain},
+		{"GET", "/v1/deployments/{deploymentId}", s.getDeployment, authed, plain},
+
+		{"POST", "/v1/channel-resources", s.createResource, authed, idem},
+		{"GET", "/v1/channel-resources", s.listResources, authed, plain},
+		{"GET", "/v1/channel-resources/{resourceId}", s.getResource, authed, plain},
+
+		{"POST", "/v1/conversations", s.startConversation, authed, idem},
+		{"POST", "/v1/previews", s.startPreview, authed, idem},
+		{"GET", "/v1/conversations", s.listConversations, authed, plain},
+		{"GET", "/v1/conversations/{conversationId}", s.getConversation, authed, plain},
+		{"POST", "/v1/conversations/{conversationId}/messages", s.addMessage, authed, idem},
+		{"GET", "/v1/conversations/{conversationId}/messages", s.listMessages, authed, plain},
+		{"POST", "/v1/conversations/{conversationId}/close", s.closeConversation, authed, plain},
+		{"GET", "/v1/conversations/{conversationId}/transcript", s.transcript, authed, plain},
+
+		{"GET", "/v1/sessions/{sessionId}", s.getSession, authed, plain},
+		{"GET", "/v1/customers/{customerId}", s.getCustomer, authed, plain},
+		{"GET", "/v1/customers/{customerId}/identifiers", s.customerIdentifiers, authed, plain},
+		{"GET", "/v1/customers/{customerId}/conversations", s.customerConversations, authed, plain},
+
+		{"POST", "/v1/data-operations/{name}", s.runDataOperation, authed, idem},
+		{"POST", "/v1/actions/{name}", s.runAction, authed, idem},
+		{"GET", "/v1/runs", s.listRuns, authed, plain},
+		{"GET", "/v1/runs/{runId}", s.getRun, authed, plain},
+		{"GET", "/v1/events", s.listEvents, authed, plain},
+	}
+}
+
+// requestInfo collects facts about a request for its log line, filled in
+// as the request goes through authentication.
+type requestInfo struct {
+	org domain.OrgID
+}
+
+type requestInfoKey struct{}
+
+// orgOf returns the authenticated org of r ("" on public routes).
+func orgOf(r *http.Request) domain.OrgID {
+	if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+		return info.org
+	}
+	return ""
+}
+
+// wrap applies the per-route middleware: metrics, logging, body limit,
+// authentication, idempotency and panic recovery.
+func (s *server) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		info := &requestInfo{}
+		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
+		sw := &statusWriter{ResponseWriter: w}
+		s.serve(rt, sw, r, info)
+		s.observe(r, rt.pattern, sw.statusCode(), time.Since(start), info.org)
+	})
+}
+
+func (s *server) serve(rt route, w http.ResponseWriter, r *http.Request, info *requestInfo) {
+	r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
+	if rt.auth {
+		org, err := s.authenticate(r)
+		if err != nil {
+			s.problem(w, r, err)
+			return
+		}
+		info.org = org
+	}
+	if key := r.Header.Get("Idempotency-Key"); rt.idempotent && key != "" {
+		s.idempotent(w, r, rt.handler, key)
+		return
+	}
+	s.run(w, r, rt.handler)
+}
+
+// run calls h and writes its error as a problem.
+func (s *server) run(w http.ResponseWriter, r *http.Request, h handlerFunc) {
+	err := call(h, w, r)
+	if err == nil {
+		return
+	}
+	if ww, ok := w.(interface{ written() bool }); ok && ww.written() {
+		s.log.ErrorContext(r.Context(), "handler failed after writing its response",
+			"method", r.Method, "path", r.URL.Path, "err", err)
+		return
+	}
+	s.problem(w, r, err)
+}
+
+// call runs h, turning a panic into an internal error.
+func call(h handlerFunc, w http.ResponseWriter, r *http.Request) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			err = fmt.Errorf("panic: %v\n%s", v, debug.Stack())
+		}
+	}()
+	return h(w, r)
+}
+
+// authenticate checks the bearer API key. Errors: unauthorized.
+func (s *server) authenticate(r *http.Request) (domain.OrgID, error) {
+	scheme, secret, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {
+		return "", domain.Errorf(domain.CodeUnauthorized, "an API key is required: Authorization: Bearer <key>")
+	}
+	return s.svc.Authenticate(r.Context(), strings.TrimSpace(secret))
+}
+
+// observe records metrics and the log line of a finished request.
+func (s *server) observe(r *http.Request, routeLabel string, status int, elapsed time.Duration, org domain.OrgID) {
+	s.metrics.observeRequest(routeLabel, r.Method, status, elapsed)
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	s.log.LogAttrs(r.Context(), level, "request",
+		slog.String("method", r.Method),
+		slog.String("route", routeLabel),
+		slog.Int("status", status),
+		slog.Duration("duration", elapsed),
+		slog.String("org", string(org)),
+	)
+}
+
+// unmatchedRoute labels requests that match no route in metrics and logs.
+const unmatchedRoute = "unmatched"
+
+// unmatched answers requests that match no route (404) or match a route
+// with another method (405) with problem+json instead of the ServeMux's
+// plain text.
+func (s *server) unmatched(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		start := time.Now()
+		iw := &interceptWriter{ResponseWriter: w}
+		h.ServeHTTP(iw, r)
+		status := iw.status
+		switch status {
+		case http.StatusNotFound:
+			s.problem(w, r, domain.Errorf(domain.CodeNotFound, "no route for %s %s", r.Method, r.URL.Path))
+		case http.StatusMethodNotAllowed:
+			s.problem(w, r, domain.Errorf(domain.CodeMethodNotAllowed, "method %s is not allowed on %s; allowed: %s",
+				r.Method, r.URL.Path, w.Header().Get("Allow")))
+		}
+		s.observe(r, unmatchedRoute, status, time.Since(start), "")
+	})
+}
+
+// statusWriter remembers the status written through it.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) written() bool { return w.status != 0 }
+
+func (w *statusWriter) statusCode() int {
+	if w.status == 0 {
+		return http.StatusOK
+	}
+	return w.status
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// interceptWriter swallows the ServeMux's plain-text 404 and 405 bodies so
+// a problem can be written instead; other responses (redirects to the
+// canonical path) pass through.
+type interceptWriter struct {
+	http.ResponseWriter
+	status      int
+	intercepted bool
+}
+
+func (w *interceptWriter) WriteHeader(code int) {
+	if w.status != 0 {
+		return
+	}
+	w.status = code
+	if code == http.StatusNotFound || code == http.StatusMethodNotAllowed {
+		w.intercepted = true
+		for _, h := range []string{"Content-Type", "X-Content-Type-Options", "Content-Length"} {
+			w.Header().Del(h)
+		}
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *interceptWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.intercepted {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}

@@ -1,0 +1,205 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/parleyhq/parley/domain"
+)
+
+const conversationColumns = `id, org_id, COALESCE(deployment_id, ''), COALESCE(preview_version_id, ''), app_id,
+	resource_id, customer_id, session_id, status, customer_destination, COALESCE(external_id, ''), identifier_at_start,
+	started_at, closed_at`
+
+func scanConversation(row scanner) (domain.Conversation, error) {
+	var c domain.Conversation
+	err := row.Scan(&c.ID, &c.OrgID, &c.DeploymentID, &c.PreviewVersionID, &c.AppID,
+		&c.ResourceID, &c.CustomerID, &c.SessionID, &c.Status, &c.CustomerDestination, &c.ExternalID,
+		&c.IdentifierAtStart, &c.StartedAt, &c.ClosedAt)
+	c.StartedAt = c.StartedAt.UTC()
+	c.ClosedAt = utcOrNil(c.ClosedAt)
+	return c, err
+}
+
+// CreateConversation stores c.
+func (t *tx) CreateConversation(ctx context.Context, c domain.Conversation) error {
+	_, err := t.exec(ctx, `INSERT INTO conversations (id, org_id, deployment_id, preview_version_id, app_id,
+		resource_id, customer_id, session_id, status, customer_destination, external_id, identifier_at_start,
+		started_at, closed_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		c.ID, c.OrgID, nullIfEmpty(c.DeploymentID), nullIfEmpty(c.PreviewVersionID), c.AppID,
+		c.ResourceID, c.CustomerID, c.SessionID, c.Status, c.CustomerDestination, nullIfEmpty(c.ExternalID),
+		c.IdentifierAtStart, c.StartedAt, c.ClosedAt)
+	if err != nil {
+		return fmt.Errorf("postgres: create conversation: %w", err)
+	}
+	return nil
+}
+
+// GetConversation returns the conversation; CodeNotFound when it does not
+// exist in org.
+func (t *tx) GetConversation(ctx context.Context, org domain.OrgID, id domain.ConversationID) (domain.Conversation, error) {
+	return get(ctx, t, "conversation", id, scanConversation,
+		`SELECT `+conversationColumns+` FROM conversations WHERE org_id = $1 AND id = $2`, org, id)
+}
+
+// CloseConversation sets the conversation closed at at; closing again keeps
+// the first time. CodeNotFound when it does not exist in org.
+func (t *tx) CloseConversation(ctx context.Context, org domain.OrgID, id domain.ConversationID, at time.Time) error {
+	return t.execOne(ctx, "conversation", id,
+		`UPDATE conversations SET status = $3, closed_at = COALESCE(closed_at, $4) WHERE org_id = $1 AND id = $2`,
+		org, id, domain.StatusClosed, at)
+}
+
+// CustomerConversationIDs returns the customer's conversation ids, newest
+// first.
+func (t *tx) CustomerConversationIDs(ctx context.Context, org domain.OrgID, customer domain.CustomerID) ([]domain.ConversationID, error) {
+	return collect(ctx, t, func(row scanner) (id domain.ConversationID, err error) {
+		err = row.Scan(&id)
+		return id, err
+	}, `SELECT id FROM conversations WHERE org_id = $1 AND customer_id = $2
+		ORDER BY started_at DESC, id DESC`, org, customer)
+}
+
+// ListConversations returns the org's conversations matching f, newest
+// first; CodeInvalidArgument when f.Limit is not positive.
+func (t *tx) ListConversations(ctx context.Context, org domain.OrgID, f domain.ConversationFilter) ([]domain.Conversation, error) {
+	if f.Limit <= 0 {
+		return nil, domain.Errorf(domain.CodeInvalidArgument, "limit must be positive")
+	}
+	where := []string{"org_id = $1"}
+	args := []any{org}
+	// add appends a condition whose ? placeholders take values in order.
+	add := func(condition string, values ...any) {
+		for _, value := range values {
+			args = append(args, value)
+			condition = strings.Replace(condition, "?", fmt.Sprintf("$%d", len(args)), 1)
+		}
+		where = append(where, condition)
+	}
+	if f.Status != "" {
+		add("status = ?", f.Status)
+	}
+	if f.CustomerID != "" {
+		add("customer_id = ?", f.CustomerID)
+	}
+	if f.DeploymentID != "" {
+		add("deployment_id = ?", f.DeploymentID)
+	}
+	if f.ResourceID != "" {
+		add("resource_id = ?", f.ResourceID)
+	}
+	if f.ExternalID != "" {
+		add("external_id = ?", f.ExternalID)
+	}
+	if !f.BeforeStartedAt.IsZero() {
+		add("(started_at, id) < (?, ?)", f.BeforeStartedAt, f.BeforeID)
+	}
+	args = append(args, f.Limit)
+	sql := `SELECT ` + conversationColumns + ` FROM conversations WHERE ` + strings.Join(where, " AND ") +
+		fmt.Sprintf(` ORDER BY started_at DESC, id DESC LIMIT $%d`, len(args))
+	return collect(ctx, t, scanConversation, sql, args...)
+}
+
+const sessionColumns = `id, org_id, conversation_id, variables, updated_at`
+
+func scanSession(row scanner) (domain.Session, error) {
+	var s domain.Session
+	var variables []byte
+	if err := row.Scan(&s.ID, &s.OrgID, &s.ConversationID, &variables, &s.UpdatedAt); err != nil {
+		return s, err
+	}
+	s.UpdatedAt = s.UpdatedAt.UTC()
+	return s, decodeJSON(variables, &s.Variables)
+}
+
+// CreateSession stores s.
+func (t *tx) CreateSession(ctx context.Context, s domain.Session) error {
+	variables, err := encodeJSON(s.Variables)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5)`,
+		s.ID, s.OrgID, s.ConversationID, variables, s.UpdatedAt)
+	if err != nil {
+		return fmt.Errorf("postgres: create session: %w", err)
+	}
+	return nil
+}
+
+// GetSession returns the session; CodeNotFound when it does not exist in
+// org.
+func (t *tx) GetSession(ctx context.Context, org domain.OrgID, id domain.SessionID) (domain.Session, error) {
+	return get(ctx, t, "session", id, scanSession,
+		`SELECT `+sessionColumns+` FROM sessions WHERE org_id = $1 AND id = $2`, org, id)
+}
+
+// SetSessionVariables replaces the session's variables; CodeNotFound when
+// the session does not exist in org, CodeInvalidArgument when vars cannot
+// be encoded.
+func (t *tx) SetSessionVariables(ctx context.Context, org domain.OrgID, id domain.SessionID, vars map[string]any, at time.Time) error {
+	variables, err := encodeJSON(vars)
+	if err != nil {
+		return err
+	}
+	return t.execOne(ctx, "session", id,
+		`UPDATE sessions SET variables = $3, updated_at = $4 WHERE org_id = $1 AND id = $2`, org, id, variables, at)
+}
+
+const messageColumns = `id, org_id, conversation_id, direction, text, created_at`
+
+func scanMessage(row scanner) (domain.Message, error) {
+	var m domain.Message
+	err := row.Scan(&m.ID, &m.OrgID, &m.ConversationID, &m.Direction, &m.Text, &m.CreatedAt)
+	m.CreatedAt = m.CreatedAt.UTC()
+	return m, err
+}
+
+// AppendMessage stores m after every message of its conversation already
+// committed. It takes a per-conversation lock until commit, so sequence
+// order equals commit order and an "after" cursor never skips a message
+// that commits late.
+func (t *tx) AppendMessage(ctx context.Context, m domain.Message) error {
+	if err := t.lockSequence(ctx, lockMessages, string(m.ConversationID)); err != nil {
+		return err
+	}
+	_, err := t.exec(ctx, `INSERT INTO messages (`+messageColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+		m.ID, m.OrgID, m.ConversationID, m.Direction, m.Text, m.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("postgres: append message: %w", err)
+	}
+	return nil
+}
+
+// ListMessages returns the conversation's messages oldest first, after the
+// message with id after ("" for the start), at most limit (0 for all).
+// CodeNotFound when after is not a message of the conversation.
+func (t *tx) ListMessages(ctx context.Context, org domain.OrgID, conversation domain.ConversationID, after domain.MessageID, limit int) ([]domain.Message, error) {
+	var afterSeq int64
+	if after != "" {
+		seq, err := get(ctx, t, "message", after, scanSeq,
+			`SELECT seq FROM messages WHERE org_id = $1 AND conversation_id = $2 AND id = $3`, org, conversation, after)
+		if err != nil {
+			return nil, err
+		}
+		afterSeq = seq
+	}
+	return collect(ctx, t, scanMessage,
+		`SELECT `+messageColumns+` FROM messages WHERE org_id = $1 AND conversation_id = $2 AND seq > $3
+		 ORDER BY seq LIMIT $4`, org, conversation, afterSeq, limitOrAll(limit))
+}
+
+func scanSeq(row scanner) (seq int64, err error) {
+	err = row.Scan(&seq)
+	return seq, err
+}
+
+// limitOrAll maps a non-positive limit to SQL NULL (LIMIT ALL).
+func limitOrAll(limit int) any {
+	if limit <= 0 {
+		return nil
+	}
+	return limit
+}

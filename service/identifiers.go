@@ -1,0 +1,114 @@
+package service
+
+import (
+	"context"
+	"time"
+
+	"github.com/parleyhq/parley/domain"
+)
+
+// updateIdentifier gives conversation id's customer the identifier ident
+// (already normalized). Business outcomes: conversation_not_found,
+// conversation_closed, identifier_taken (naming the holder). Thrown:
+// not_deployed. Updating to the identifier already held changes nothing.
+func (s *Service) updateIdentifier(ctx context.Context, tx domain.Tx, org domain.OrgID, id domain.ConversationID, ident string) (bool, *domain.Error, error) {
+	conv, err := getConversation(ctx, tx, org, id)
+	if outcome, err := asOutcome(err); outcome != nil || err != nil {
+		return false, outcome, err
+	}
+	if err := requireDeployed(conv); err != nil {
+		return false, nil, err
+	}
+	if conv.Status == domain.StatusClosed {
+		return false, closedError(conv.ID), nil
+	}
+	customer, err := tx.GetCustomer(ctx, org, conv.CustomerID)
+	if err != nil {
+		return false, nil, err
+	}
+	if customer.Identifier == ident {
+		return true, nil, nil
+	}
+	latest, found, err := tx.LatestInterval(ctx, org, ident)
+	if err != nil {
+		return false, nil, err
+	}
+	if found && latest.ValidTo == nil {
+		return false, takenError(ident, latest.CustomerID), nil
+	}
+	// Intervals of one identifier never overlap, and an interval never ends
+	// before it starts, even if clocks of several servers disagree.
+	at := s.now()
+	if found {
+		at = laterOf(at, *latest.ValidTo)
+	}
+	if customer.Identifier != "" {
+		at = laterOf(at, customer.IdentifierSince)
+		if err := tx.CloseInterval(ctx, org, customer.ID, customer.Identifier, at); err != nil {
+			return false, nil, err
+		}
+	}
+	if err := tx.OpenInterval(ctx, domain.IdentifierInterval{OrgID: org, CustomerID: customer.ID, Identifier: ident, ValidFrom: at}); err != nil {
+		return false, nil, err
+	}
+	if err := tx.SetCustomerIdentifier(ctx, org, customer.ID, ident, at); err != nil {
+		return false, nil, err
+	}
+	return true, nil, tx.AppendEvent(ctx, domain.Event{
+		OrgID: org, Type: domain.EventCustomerIdentifierChanged, Subject: string(customer.ID), CreatedAt: at,
+		Payload: map[string]any{
+			"customerId": string(customer.ID), "previous": customer.Identifier,
+			"identifier": ident, "conversationId": string(conv.ID),
+		},
+	})
+}
+
+func takenError(ident string, holder domain.CustomerID) *domain.Error {
+	return domain.Errorf(domain.CodeIdentifierTaken, "identifier %s is held by customer %s", ident, holder).
+		WithDetail("holderCustomerId", string(holder)).WithDetail("customerIdentifier", ident)
+}
+
+// findConversations returns the conversation ids of the customer holding
+// ident now (asOf nil) or at *asOf, newest first; empty when nobody does.
+func (s *Service) findConversations(ctx context.Context, tx domain.Tx, org domain.OrgID, ident string, asOf *time.Time) ([]string, error) {
+	var (
+		iv    domain.IdentifierInterval
+		found bool
+		err   error
+	)
+	if asOf == nil {
+		iv, found, err = tx.LatestInterval(ctx, org, ident)
+		found = found && iv.ValidTo == nil
+	} else {
+		iv, found, err = tx.IntervalAt(ctx, org, ident, *asOf)
+	}
+	if err != nil || !found {
+		return []string{}, err
+	}
+	ids, err := tx.CustomerConversationIDs(ctx, org, iv.CustomerID)
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = string(id)
+	}
+	return out, err
+}
+
+// requireDeployed throws not_deployed for a preview run's conversation.
+func requireDeployed(c domain.Conversation) error {
+	if c.Deployed() {
+		return nil
+	}
+	return domain.Errorf(domain.CodeNotDeployed,
+		"conversation %s is a preview run of an unpublished app; publish a version and start a conversation on its deployment", c.ID)
+}
+
+// asOutcome splits err into a business outcome and a thrown error.
+func asOutcome(err error) (*domain.Error, error) {
+	if err == nil {
+		return nil, nil
+	}
+	if code := domain.ErrorCode(err); domain.IsBusinessOutcome(code) {
+		return &domain.Error{Code: code, Message: domain.ErrorMessage(err), Details: domain.ErrorDetails(err)}, nil
+	}
+	return nil, err
+}

@@ -1,0 +1,207 @@
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"strings"
+	"time"
+
+	"github.com/parleyhq/parley/domain"
+)
+
+// apiKeyPrefix starts every API key secret, so leaked keys are recognizable.
+const apiKeyPrefix = "pk_"
+
+// NewAPIKey is a freshly created key with its secret, shown once.
+type NewAPIKey struct {
+	Key    domain.APIKey
+	Secret string
+}
+
+// CreateOrg creates an organization and its first API key.
+// Errors: invalid_argument.
+func (s *Service) CreateOrg(ctx context.Context, name string) (domain.Organization, NewAPIKey, error) {
+	name, err := cleanName("name", name)
+	if err != nil {
+		return domain.Organization{}, NewAPIKey{}, err
+	}
+	org := domain.Organization{ID: domain.OrgID(s.ids.NewID("org")), Name: name, CreatedAt: s.now()}
+	key, err := s.newAPIKey(org.ID, "default")
+	if err != nil {
+		return domain.Organization{}, NewAPIKey{}, err
+	}
+	err = s.update(ctx, func(tx domain.Tx) error {
+		if err := tx.CreateOrg(ctx, org); err != nil {
+			return err
+		}
+		return tx.CreateAPIKey(ctx, key.Key)
+	})
+	return org, key, err
+}
+
+// GetOrg returns an organization. Errors: not_found.
+func (s *Service) GetOrg(ctx context.Context, id domain.OrgID) (org domain.Organization, err error) {
+	err = s.view(ctx, func(tx domain.Tx) error {
+		org, err = tx.GetOrg(ctx, id)
+		return err
+	})
+	return org, err
+}
+
+// ListOrgs returns every organization (an operator command).
+func (s *Service) ListOrgs(ctx context.Context) (orgs []domain.Organization, err error) {
+	err = s.view(ctx, func(tx domain.Tx) error {
+		orgs, err = tx.ListOrgs(ctx)
+		return err
+	})
+	return orgs, err
+}
+
+// CreateAPIKey creates a key for org; the secret is returned once.
+// Errors: invalid_argument, not_found (org).
+func (s *Service) CreateAPIKey(ctx context.Context, org domain.OrgID, name string) (NewAPIKey, error) {
+	name, err := cleanName("name", name)
+	if err != nil {
+		return NewAPIKey{}, err
+	}
+	key, err := s.newAPIKey(org, name)
+	if err != nil {
+		return NewAPIKey{}, err
+	}
+	err = s.update(ctx, func(tx domain.Tx) error {
+		if _, err := tx.GetOrg(ctx, org); err != nil {
+			return err
+		}
+		return tx.CreateAPIKey(ctx, key.Key)
+	})
+	return key, err
+}
+
+// ListAPIKeys returns the keys of org (hashes, never secrets).
+func (s *Service) ListAPIKeys(ctx context.Context, org domain.OrgID) (keys []domain.APIKey, err error) {
+	err = s.view(ctx, func(tx domain.Tx) error {
+		keys, err = tx.ListAPIKeys(ctx, org)
+		return err
+	})
+	return keys, err
+}
+
+// RevokeAPIKey revokes a key of org. Errors: not_found.
+func (s *Service) RevokeAPIKey(ctx context.Context, org domain.OrgID, id domain.APIKeyID) error {
+	return s.update(ctx, func(tx domain.Tx) error {
+		return tx.RevokeAPIKey(ctx, org, id, s.now())
+	})
+}
+
+// Authenticate returns the org of an API key secret.
+// Errors: unauthorized (unknown or revoked key).
+func (s *Service) Authenticate(ctx context.Context, secret string) (domain.OrgID, error) {
+	if !strings.HasPrefix(secret, apiKeyPrefix) || len(secret) > 200 {
+		return "", domain.Errorf(domain.CodeUnauthorized, "invalid API key")
+	}
+	var key domain.APIKey
+	err := s.view(ctx, func(tx domain.Tx) (err error) {
+		key, err = tx.GetAPIKeyByHash(ctx, hashSecret(secret))
+		return err
+	})
+	if domain.IsNotFound(err) || (err == nil && key.RevokedAt != nil) {
+		return "", domain.Errorf(domain.CodeUnauthorized, "invalid API key")
+	}
+	return key.OrgID, err
+}
+
+func (s *Service) newAPIKey(org domain.OrgID, name string) (NewAPIKey, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return NewAPIKey{}, err
+	}
+	secret := apiKeyPrefix + base64.RawURLEncoding.EncodeToString(raw)
+	return NewAPIKey{
+		Secret: secret,
+		Key: domain.APIKey{
+			ID:        domain.APIKeyID(s.ids.NewID("key")),
+			OrgID:     org,
+			Name:      name,
+			Prefix:    secret[:len(apiKeyPrefix)+6],
+			Hash:      hashSecret(secret),
+			CreatedAt: s.now(),
+		},
+	}, nil
+}
+
+func hashSecret(secret string) []byte {
+	sum := sha256.Sum256([]byte(secret))
+	return sum[:]
+}
+
+// InstallLicense verifies token and installs it as org's licence.
+// Errors: license_required (bad signature, other org, expired), not_found.
+func (s *Service) InstallLicense(ctx context.Context, org domain.OrgID, token string) (domain.License, error) {
+	lic, err := s.verifyLicense(token)
+	if err != nil {
+		return domain.License{}, err
+	}
+	if err := checkLicense(lic, org, s.now(), domain.PlanStandard); err != nil {
+		return domain.License{}, err
+	}
+	err = s.update(ctx, func(tx domain.Tx) error {
+		return tx.SetOrgLicense(ctx, org, strings.TrimSpace(token))
+	})
+	return lic, err
+}
+
+// OrgLicense returns org's installed licence, whether or not it is still
+// valid. Errors: license_required (none installed, or unverifiable).
+func (s *Service) OrgLicense(ctx context.Context, org domain.OrgID) (domain.License, error) {
+	o, err := s.GetOrg(ctx, org)
+	if err != nil {
+		return domain.License{}, err
+	}
+	return s.verifyLicense(o.LicenseToken)
+}
+
+// requireEnterprise checks, inside tx, that org holds a valid ENTERPRISE
+// licence. Errors: license_required.
+func (s *Service) requireEnterprise(ctx context.Context, tx domain.Tx, org domain.OrgID) error {
+	o, err := tx.GetOrg(ctx, org)
+	if err != nil {
+		return err
+	}
+	lic, err := s.verifyLicense(o.LicenseToken)
+	if err != nil {
+		return err
+	}
+	return checkLicense(lic, org, s.now(), domain.PlanEnterprise)
+}
+
+func (s *Service) verifyLicense(token string) (domain.License, error) {
+	token = strings.TrimSpace(token)
+	if token == "" {
+		return domain.License{}, domain.Errorf(domain.CodeLicenseRequired, "no licence is installed for this organization")
+	}
+	if lic, ok := s.verified.Load(token); ok {
+		return lic.(domain.License), nil
+	}
+	lic, err := s.licenses.Verify(token)
+	if err != nil {
+		return domain.License{}, err
+	}
+	s.verified.Store(token, lic)
+	return lic, nil
+}
+
+// checkLicense applies org, expiry and plan to a verified licence.
+// Errors: license_required, saying which check failed.
+func checkLicense(lic domain.License, org domain.OrgID, now time.Time, need domain.Plan) error {
+	switch {
+	case lic.OrgID != org:
+		return domain.Errorf(domain.CodeLicenseRequired, "the installed licence belongs to another organization")
+	case !now.Before(lic.ExpiresAt):
+		return domain.Errorf(domain.CodeLicenseRequired, "the licence expired at %s", lic.ExpiresAt.UTC().Format(time.RFC3339))
+	case need == domain.PlanEnterprise && lic.Plan != domain.PlanEnterprise:
+		return domain.Errorf(domain.CodeLicenseRequired, "this operation requires an ENTERPRISE licence; the organization has %s", lic.Plan)
+	}
+	return nil
+}

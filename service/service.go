@@ -1,0 +1,77 @@
+// Package service is Parley's business logic: organizations, API keys and
+// licences, apps and publishing, conversations, the conversation data
+// operations and actions, run recording and events. It depends only on the
+// domain interfaces, so every storage backend gets the same semantics.
+package service
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/parleyhq/parley/domain"
+)
+
+// Config wires a Service. Every field but Logger is required.
+type Config struct {
+	Store       domain.Store
+	Clock       domain.Clock
+	IDs         domain.IDGenerator
+	Licenses    domain.LicenseVerifier
+	Identifiers domain.IdentifierNormalizer
+	Logger      *slog.Logger
+}
+
+// Service implements Parley's operations on top of a domain.Store.
+type Service struct {
+	store       domain.Store
+	clock       domain.Clock
+	ids         domain.IDGenerator
+	licenses    domain.LicenseVerifier
+	identifiers domain.IdentifierNormalizer
+	log         *slog.Logger
+
+	// verified caches licence tokens whose signature checked out; tokens
+	// are immutable, so only expiry and org are checked again per use.
+	verified sync.Map // token string -> domain.License
+}
+
+// New returns a Service.
+func New(cfg Config) *Service {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{
+		store:       cfg.Store,
+		clock:       cfg.Clock,
+		ids:         cfg.IDs,
+		licenses:    cfg.Licenses,
+		identifiers: cfg.Identifiers,
+		log:         logger,
+	}
+}
+
+// now is the current time as stored: UTC, microsecond precision.
+func (s *Service) now() time.Time {
+	return s.clock.Now().UTC().Truncate(time.Microsecond)
+}
+
+// view runs a read-only transaction.
+func (s *Service) view(ctx context.Context, fn func(domain.Tx) error) error {
+	return s.store.View(ctx, fn)
+}
+
+// update runs a read-write transaction.
+func (s *Service) update(ctx context.Context, fn func(domain.Tx) error) error {
+	return s.store.Update(ctx, fn)
+}
+
+// laterOf returns the later of two instants.
+func laterOf(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}

@@ -1,0 +1,292 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/domain"
+	"github.com/parleyhq/parley/service"
+	"github.com/parleyhq/parley/sqlite"
+	"github.com/parleyhq/parley/storetest"
+)
+
+// The benchmarks compare the store path (service.Run on the SQLite
+// backend: validation, licence check, run recording) with hand-written SQL
+// writing the same rows in one transaction on the same database file.
+// docs/PERFORMANCE.md records the results and the command.
+
+// rawDSN opens the file the way the store's writer does.
+func rawDSN(path string) string {
+	return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+		"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
+}
+
+// benchWorld is a migrated store with a World, plus a raw connection to the
+// same file.
+type benchWorld struct {
+	*storetest.World
+	raw *sql.DB
+}
+
+func newBenchWorld(b *testing.B) benchWorld {
+	b.Helper()
+	path := filepath.Join(b.TempDir(), "bench.db")
+	db, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	if err := db.Migrate(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", rawDSN(path))
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw.SetMaxOpenConns(1)
+	b.Cleanup(func() { raw.Close() })
+	return benchWorld{World: storetest.NewWorld(b, db), raw: raw}
+}
+
+// BenchmarkUpdateCustomerIdentifier: each iteration moves one customer to
+// an identifier nobody holds (close interval, open interval, set the
+// customer, event, run record).
+func BenchmarkUpdateCustomerIdentifier(b *testing.B) {
+	const customers = 1000
+	w := newBenchWorld(b)
+	convs := make([]service.Started, 2*customers)
+	for i := range convs {
+		convs[i] = w.Start(fmt.Sprintf("ext:bench-%d-0", i))
+	}
+	target := func(n int) (int, string) {
+		i := n % customers
+		return i, fmt.Sprintf("ext:bench-%d-%d", i, (n/customers+1)%2)
+	}
+	b.Run("store", func(b *testing.B) {
+		b.ReportAllocs()
+		for n := 0; n < b.N; n++ {
+			i, ident := target(n)
+			w.Clock.Advance(time.Millisecond)
+			res := w.Update(convs[i].Conversation.ID, ident)
+			if res.Value != true {
+				b.Fatalf("update: %+v", res)
+			}
+		}
+	})
+	b.Run("raw", func(b *testing.B) {
+		b.ReportAllocs()
+		for n := 0; n < b.N; n++ {
+			i, ident := target(n)
+			w.Clock.Advance(time.Millisecond)
+			if err := rawUpdate(w, convs[customers+i].Conversation.ID, ident); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// rawUpdate is update_customer_identifier by hand: the reads a correct
+// implementation needs (conversation, customer, current holder) and the
+// same writes as the store.
+func rawUpdate(w benchWorld, conv domain.ConversationID, ident string) error {
+	ctx, org, now := context.Background(), w.Org, w.Clock.Now().UnixMicro()
+	tx, err := w.raw.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var deployment sql.NullString
+	var status, customer string
+	if err := tx.QueryRowContext(ctx, `SELECT deployment_id, status, customer_id FROM conversations WHERE id = ? AND org_id = ?`,
+		conv, org).Scan(&deployment, &status, &customer); err != nil {
+		return err
+	}
+	var current string
+	var since int64
+	if err := tx.QueryRowContext(ctx, `SELECT identifier, identifier_since FROM customers WHERE id = ? AND org_id = ?`,
+		customer, org).Scan(&current, &since); err != nil {
+		return err
+	}
+	var holder string
+	var validTo sql.NullInt64
+	err = tx.QueryRowContext(ctx, `SELECT customer_id, valid_to FROM identifier_intervals
+		WHERE org_id = ? AND identifier = ? ORDER BY valid_from DESC LIMIT 1`, org, ident).Scan(&holder, &validTo)
+	if err != nil && err != sql.ErrNoRows {
+		return err
+	}
+	if err == nil && !validTo.Valid {
+		return fmt.Errorf("%s is taken", ident)
+	}
+	stmts := []struct {
+		query string
+		args  []any
+	}{
+		{`UPDATE identifier_intervals SET valid_to = ? WHERE org_id = ? AND customer_id = ? AND identifier = ? AND valid_to IS NULL`,
+			[]any{now, org, customer, current}},
+		{`INSERT INTO identifier_intervals (org_id, customer_id, identifier, valid_from) VALUES (?, ?, ?, ?)`,
+			[]any{org, customer, ident, now}},
+		{`UPDATE customers SET identifier = ?, identifier_since = ? WHERE id = ? AND org_id = ?`,
+			[]any{ident, now, customer, org}},
+		{`INSERT INTO events (org_id, type, subject, payload, created_at) VALUES (?, ?, ?, ?, ?)`,
+			[]any{org, domain.EventCustomerIdentifierChanged, customer, mustJSON(map[string]any{
+				"customerId": customer, "previous": current, "identifier": ident, "conversationId": string(conv)}), now}},
+		rawRun(w, service.OpUpdateCustomerIdentifier, map[string]any{"conversationId": string(conv), "customerIdentifier": ident},
+			"customer-identifier", true, now),
+	}
+	for _, s := range stmts {
+		if _, err := tx.ExecContext(ctx, s.query, s.args...); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// rawRun is the operation_runs insert the store makes for every run.
+func rawRun(w benchWorld, name string, inputs map[string]any, variable string, output any, now int64) struct {
+	query string
+	args  []any
+} {
+	return struct {
+		query string
+		args  []any
+	}{
+		`INSERT INTO operation_runs (id, org_id, kind, name, session_id, inputs, variable, output, error_code, error_message,
+			duration_us, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		[]any{w.IDs.NewID("run"), w.Org, domain.KindDataOperation, name, "", mustJSON(inputs), variable,
+			mustJSON(output), "", "", 1, now},
+	}
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+// BenchmarkFindConversations finds the 20 conversations of one customer in
+// databases of 10^4 and 10^6 conversations.
+func BenchmarkFindConversations(b *testing.B) {
+	for _, total := range []int{10_000, 1_000_000} {
+		b.Run(fmt.Sprintf("conversations=%d", total), func(b *testing.B) {
+			w := newBenchWorld(b)
+			customers := total / perCustomer
+			if err := seedConversations(w, customers); err != nil {
+				b.Fatal(err)
+			}
+			ident := func(n int) string { return fmt.Sprintf("ext:c%d", (n*7919)%customers) }
+			b.Run("store", func(b *testing.B) {
+				b.ReportAllocs()
+				for n := 0; n < b.N; n++ {
+					if got := w.Find(ident(n), nil); len(got) != perCustomer {
+						b.Fatalf("found %d conversations, want %d", len(got), perCustomer)
+					}
+				}
+			})
+			b.Run("raw", func(b *testing.B) {
+				b.ReportAllocs()
+				for n := 0; n < b.N; n++ {
+					got, err := rawFind(w, ident(n))
+					if err != nil || len(got) != perCustomer {
+						b.Fatalf("found %d conversations (%v), want %d", len(got), err, perCustomer)
+					}
+				}
+			})
+		})
+	}
+}
+
+// perCustomer is how many conversations each seeded customer has.
+const perCustomer = 20
+
+// rawFind resolves the current holder, lists its conversations newest
+// first and records the run, in one transaction as the store does.
+func rawFind(w benchWorld, ident string) ([]string, error) {
+	ctx, org := context.Background(), w.Org
+	tx, err := w.raw.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	var customer string
+	var validTo sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT customer_id, valid_to FROM identifier_intervals
+		WHERE org_id = ? AND identifier = ? ORDER BY valid_from DESC LIMIT 1`, org, ident).Scan(&customer, &validTo); err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM conversations WHERE org_id = ? AND customer_id = ?
+		ORDER BY started_at DESC, id DESC`, org, customer)
+	if err != nil {
+		return nil, err
+	}
+	ids := []string{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	run := rawRun(w, service.OpFindConversations, map[string]any{"customerIdentifier": ident}, "conversation-ids", ids, w.Clock.Now().UnixMicro())
+	if _, err := tx.ExecContext(ctx, run.query, run.args...); err != nil {
+		return nil, err
+	}
+	return ids, tx.Commit()
+}
+
+// seedConversations bulk-inserts customers ext:c0..ext:cN-1, each holding
+// its identifier with perCustomer conversations on the world's deployment.
+func seedConversations(w benchWorld, customers int) error {
+	ctx := context.Background()
+	tx, err := w.raw.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	insCustomer, err := tx.PrepareContext(ctx, `INSERT INTO customers (id, org_id, identifier, identifier_since, created_at) VALUES (?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	insInterval, err := tx.PrepareContext(ctx, `INSERT INTO identifier_intervals (org_id, customer_id, identifier, valid_from) VALUES (?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	insConv, err := tx.PrepareContext(ctx, `INSERT INTO conversations (id, org_id, deployment_id, app_id, resource_id, customer_id,
+		session_id, status, customer_destination, identifier_at_start, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'live', ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	start := storetest.Epoch.UnixMicro()
+	for c := 0; c < customers; c++ {
+		id, ident := fmt.Sprintf("cus_seed%07d", c), fmt.Sprintf("ext:c%d", c)
+		if _, err := insCustomer.ExecContext(ctx, id, w.Org, ident, start, start); err != nil {
+			return err
+		}
+		if _, err := insInterval.ExecContext(ctx, w.Org, id, ident, start); err != nil {
+			return err
+		}
+		for k := 0; k < perCustomer; k++ {
+			conv := fmt.Sprintf("conv_seed%07d_%02d", c, k)
+			// Interleave customers in time, as real traffic does.
+			at := start + int64(k*customers+c)
+			if _, err := insConv.ExecContext(ctx, conv, w.Org, w.Deployment.ID, w.Deployment.AppID, w.Resource.ID, id,
+				"ses_"+conv, "web-"+conv, ident, at); err != nil {
+				return err
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	_, err = w.raw.ExecContext(ctx, `ANALYZE`)
+	return err
+}

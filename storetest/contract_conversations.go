@@ -1,0 +1,334 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+
+	"github.com/parleyhq/parley/domain"
+)
+
+func testConversations(t *testing.T, newStore Factory) {
+	s := newStore(t)
+	a, b := seed(t, s)
+	deployed := a.conversation("conv_a1", minute(20))
+	deployed.ExternalID = "ext-1"
+	deployed.IdentifierAtStart = "tel:+15550100001"
+	preview := domain.Conversation{ID: "conv_a2", OrgID: a.Org.ID, PreviewVersionID: a.Version.ID, AppID: a.App.ID,
+		ResourceID: a.Resource.ID, CustomerID: a.Customer.ID, SessionID: "ses_a2", Status: domain.StatusLive,
+		CustomerDestination: "web-session-1", StartedAt: minute(21)}
+	closed := a.conversation("conv_a3", minute(22))
+	closed.Status, closed.ClosedAt = domain.StatusClosed, ptr(minute(23))
+	other := b.conversation("conv_b1", minute(20))
+	update(t, s, func(ctx context.Context, tx domain.Tx) error {
+		for _, c := range []domain.Conversation{deployed, preview, closed, other} {
+			if err := tx.CreateConversation(ctx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	get := func(org domain.OrgID, id domain.ConversationID) domain.Conversation {
+		return read(t, s, func(ctx context.Context, tx domain.Tx) (domain.Conversation, error) {
+			return tx.GetConversation(ctx, org, id)
+		})
+	}
+	for _, c := range []domain.Conversation{deployed, preview, closed, other} {
+		equal(t, "GetConversation "+string(c.ID), get(c.OrgID, c.ID), c)
+	}
+
+	update(t, s, func(ctx context.Context, tx domain.Tx) error {
+		if err := tx.CloseConversation(ctx, a.Org.ID, deployed.ID, minute(30)); err != nil {
+			return err
+		}
+		return tx.CloseConversation(ctx, a.Org.ID, closed.ID, minute(31)) // keeps minute(23)
+	})
+	wantClosed := deployed
+	wantClosed.Status, wantClosed.ClosedAt = domain.StatusClosed, ptr(minute(30))
+	equal(t, "closed conversation", get(a.Org.ID, deployed.ID), wantClosed)
+	equal(t, "conversation closed twice", get(a.Org.ID, closed.ID), closed)
+
+	wantNotFound(t, s, []notFoundCase{
+		{"GetConversation missing", func(ctx context.Context, tx domain.Tx) error {
+			_, err := tx.GetConversation(ctx, a.Org.ID, "conv_x")
+			return err
+		}},
+		{"GetConversation of another org", func(ctx context.Context, tx domain.Tx) error {
+			_, err := tx.GetConversation(ctx, a.Org.ID, other.ID)
+			return err
+		}},
+		{"CloseConversation missing", func(ctx context.Context, tx domain.Tx) error {
+			return tx.CloseConversation(ctx, a.Org.ID, "conv_x", minute(40))
+		}},
+		{"CloseConversation of another org", func(ctx context.Context, tx domain.Tx) error {
+			return tx.CloseConversation(ctx, a.Org.ID, other.ID, minute(40))
+		}},
+	})
+	equal(t, "org b's conversation after cross-org close", get(b.Org.ID, other.ID), other)
+
+	// CustomerConversationIDs: newest first, ties on StartedAt by id
+	// descending, only the customer's, only the org's.
+	cus2 := domain.Customer{ID: "cus_a2", OrgID: a.Org.ID, CreatedAt: minute(1)}
+	tie := a.conversation("conv_a9", minute(22)) // same start as conv_a3
+	foreign := a.conversation("conv_a5", minute(50))
+	foreign.CustomerID = cus2.ID
+	update(t, s, func(ctx context.Context, tx domain.Tx) error {
+		if err := tx.CreateCustomer(ctx, cus2); err != nil {
+			return err
+		}
+		if err := tx.CreateConversation(ctx, tie); err != nil {
+			return err
+		}
+		return tx.CreateConversation(ctx, foreign)
+	})
+	ids := func(org domain.OrgID, customer domain.CustomerID) []domain.ConversationID {
+		return read(t, s, func(ctx context.Context, tx domain.Tx) ([]domain.ConversationID, error) {
+			return tx.CustomerConversationIDs(ctx, org, customer)
+		})
+	}
+	equal(t, "CustomerConversationIDs", ids(a.Org.ID, a.Customer.ID),
+		[]domain.ConversationID{"conv_a9", "conv_a3", "conv_a2", "conv_a1"})
+	equal(t, "CustomerConversationIDs of the other customer", ids(a.Org.ID, cus2.ID), []domain.ConversationID{"conv_a5"})
+	equal(t, "CustomerConversationIDs of another org's customer", len(ids(a.Org.ID, b.Customer.ID)), 0)
+}
+
+func testListConversations(t *testing.T, newStore Factory) {
+	s := newStore(t)
+	a, b := seed(t, s)
+	cus2 := domain.Customer{ID: "cus_a2", OrgID: a.Org.ID, CreatedAt: minute(1)}
+	res2 := domain.ChannelResource{ID: "res_a2", OrgID: a.Org.ID, Kind: domain.ResourceWebChat, Name: "web",
+		Address: "wk", CreatedAt: minute(1)}
+	dep2 := domain.Deployment{ID: "dep_a2", OrgID: a.Org.ID, AppID: a.App.ID, VersionID: a.Version.ID,
+		Environment: domain.EnvQA, PublishedAt: minute(2)}
+
+	// Eight conversations of org a (c1 oldest ... c8 newest; c4 and c5
+	// start at the same time) and one of org b, newer than all.
+	var convs []domain.Conversation
+	for i, start := range []int{10, 11, 12, 13, 13, 15, 16, 17} {
+		c := a.conversation("conv_a"+string(rune('1'+i)), minute(start))
+		convs = append(convs, c)
+	}
+	convs[1].CustomerID = cus2.ID
+	convs[4].CustomerID = cus2.ID
+	convs[2].ResourceID = res2.ID
+	convs[5].ResourceID = res2.ID
+	convs[3].DeploymentID = dep2.ID
+	convs[6].DeploymentID = ""
+	convs[6].PreviewVersionID = a.Version.ID
+	convs[0].ExternalID = "ext-1"
+	convs[7].ExternalID = "ext-1"
+	convs[5].ExternalID = "ext-2"
+	convs[1].Status, convs[1].ClosedAt = domain.StatusClosed, ptr(minute(20))
+	convs[5].Status, convs[5].ClosedAt = domain.StatusClosed, ptr(minute(20))
+	otherOrg := b.conversation("conv_b1", minute(99))
+	update(t, s, func(ctx context.Context, tx domain.Tx) error {
+		if err := tx.CreateCustomer(ctx, cus2); err != nil {
+			return err
+		}
+		if err := tx.CreateResource(ctx, res2); err != nil {
+			return err
+		}
+		if err := tx.CreateDeployment(ctx, dep2); err != nil {
+			return err
+		}
+		for _, c := range append(convs, otherOrg) {
+			if err := tx.CreateConversation(ctx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	list := func(org domain.OrgID, f domain.ConversationFilter) []domain.ConversationID {
+		got := read(t, s, func(ctx context.Context, tx domain.Tx) ([]domain.Conversation, error) {
+			return tx.ListConversations(ctx, org, f)
+		})
+		ids := make([]domain.ConversationID, len(got))
+		for i, c := range got {
+			ids[i] = c.ID
+		}
+		return ids
+	}
+	// Newest first; conv_a5 before conv_a4 (same start, id descending).
+	all := []domain.ConversationID{"conv_a8", "conv_a7", "conv_a6", "conv_a5", "conv_a4", "conv_a3", "conv_a2", "conv_a1"}
+	cases := []struct {
+		name string
+		f    domain.ConversationFilter
+		want []domain.ConversationID
+	}{
+		{"all", domain.ConversationFilter{Limit: 100}, all},
+		{"limit", domain.ConversationFilter{Limit: 3}, all[:3]},
+		{"status live", domain.ConversationFilter{Status: domain.StatusLive, Limit: 100},
+			[]domain.ConversationID{"conv_a8", "conv_a7", "conv_a5", "conv_a4", "conv_a3", "conv_a1"}},
+		{"status closed", domain.ConversationFilter{Status: domain.StatusClosed, Limit: 100},
+			[]domain.ConversationID{"conv_a6", "conv_a2"}},
+		{"customer", domain.ConversationFilter{CustomerID: cus2.ID, Limit: 100},
+			[]domain.ConversationID{"conv_a5", "conv_a2"}},
+		{"deployment", domain.ConversationFilter{DeploymentID: dep2.ID, Limit: 100},
+			[]domain.ConversationID{"conv_a4"}},
+		{"resource", domain.ConversationFilter{ResourceID: res2.ID, Limit: 100},
+			[]domain.ConversationID{"conv_a6", "conv_a3"}},
+		{"external id", domain.ConversationFilter{ExternalID: "ext-1", Limit: 100},
+			[]domain.ConversationID{"conv_a8", "conv_a1"}},
+		{"customer and status", domain.ConversationFilter{CustomerID: cus2.ID, Status: domain.StatusLive, Limit: 100},
+			[]domain.ConversationID{"conv_a5"}},
+		{"resource and external id", domain.ConversationFilter{ResourceID: res2.ID, ExternalID: "ext-2", Limit: 100},
+			[]domain.ConversationID{"conv_a6"}},
+		{"deployment a (preview excluded)", domain.ConversationFilter{DeploymentID: a.Deployment.ID, Limit: 100},
+			[]domain.ConversationID{"conv_a8", "conv_a6", "conv_a5", "conv_a3", "conv_a2", "conv_a1"}},
+		{"no match", domain.ConversationFilter{ExternalID: "none", Limit: 100}, []domain.ConversationID{}},
+		{"before a start time only", domain.ConversationFilter{BeforeStartedAt: minute(13), Limit: 100},
+			[]domain.ConversationID{"conv_a3", "conv_a2", "conv_a1"}},
+		{"before the tie's larger id", domain.ConversationFilter{BeforeStartedAt: minute(13), BeforeID: "conv_a5", Limit: 100},
+			[]domain.ConversationID{"conv_a4", "conv_a3", "conv_a2", "conv_a1"}},
+		{"cursor with a filter", domain.ConversationFilter{CustomerID: cus2.ID, BeforeStartedAt: minute(13), BeforeID: "conv_a5", Limit: 100},
+			[]domain.ConversationID{"conv_a2"}},
+		{"customer of another org", domain.ConversationFilter{CustomerID: b.Customer.ID, Limit: 100}, []domain.ConversationID{}},
+	}
+	for _, c := range cases {
+		equal(t, "ListConversations "+c.name, list(a.Org.ID, c.f), c.want)
+	}
+	equal(t, "ListConversations org b", list(b.Org.ID, domain.ConversationFilter{Limit: 100}), []domain.ConversationID{"conv_b1"})
+
+	// Page through with the keyset cursor, two at a time.
+	var paged []domain.ConversationID
+	f := domain.ConversationFilter{Limit: 2}
+	for page := 0; page < 10; page++ {
+		got := read(t, s, func(ctx context.Context, tx domain.Tx) ([]domain.Conversation, error) {
+			return tx.ListConversations(ctx, a.Org.ID, f)
+		})
+		if len(got) == 0 {
+			break
+		}
+		for _, c := range got {
+			paged = append(paged, c.ID)
+		}
+		last := got[len(got)-1]
+		f.BeforeStartedAt, f.BeforeID = last.StartedAt, last.ID
+	}
+	equal(t, "ListConversations paged by 2", paged, all)
+
+	// Full rows come back, not only ids.
+	full := read(t, s, func(ctx context.Context, tx domain.Tx) ([]domain.Conversation, error) {
+		return tx.ListConversations(ctx, a.Org.ID, domain.ConversationFilter{ExternalID: "ext-2", Limit: 1})
+	})
+	equal(t, "ListConversations rows", full, []domain.Conversation{convs[5]})
+
+	err := readErr(t, s, func(ctx context.Context, tx domain.Tx) error {
+		_, err := tx.ListConversations(ctx, a.Org.ID, domain.ConversationFilter{})
+		return err
+	})
+	wantCode(t, "ListConversations without a limit", err, domain.CodeInvalidArgument)
+}
+
+func testSessions(t *testing.T, newStore Factory) {
+	s := newStore(t)
+	a, b := seed(t, s)
+	vars := map[string]any{
+		"channels": map[string]any{"message": map[string]any{"conversationId": "conv_a1", "identifier": "tel:+15550100001"}},
+		"count":    float64(3),
+		"ratio":    1.25,
+		"ok":       true,
+		"nothing":  nil,
+		"list":     []any{"a", float64(1), map[string]any{"deep": []any{}}},
+		"text":     "héllo \"quoted\" \u2603",
+	}
+	ses := domain.Session{ID: "ses_a1", OrgID: a.Org.ID, ConversationID: "conv_a1", Variables: vars, UpdatedAt: minute(20)}
+	sesB := domain.Session{ID: "ses_b1", OrgID: b.Org.ID, ConversationID: "conv_b1", Variables: map[string]any{"x": "y"}, UpdatedAt: minute(20)}
+	update(t, s, func(ctx context.Context, tx domain.Tx) error {
+		if err := tx.CreateSession(ctx, ses); err != nil {
+			return err
+		}
+		return tx.CreateSession(ctx, sesB)
+	})
+	get := func(org domain.OrgID, id domain.SessionID) domain.Session {
+		return read(t, s, func(ctx context.Context, tx domain.Tx) (domain.Session, error) { return tx.GetSession(ctx, org, id) })
+	}
+	equal(t, "GetSession", get(a.Org.ID, ses.ID), ses)
+
+	replaced := map[string]any{"only": map[string]any{"this": []any{true, false}}}
+	update(t, s, func(ctx context.Context, tx domain.Tx) error {
+		return tx.SetSessionVariables(ctx, a.Org.ID, ses.ID, replaced, minute(21))
+	})
+	equal(t, "session after SetSessionVariables (replaced, not merged)", get(a.Org.ID, ses.ID),
+		domain.Session{ID: ses.ID, OrgID: a.Org.ID, ConversationID: "conv_a1", Variables: replaced, UpdatedAt: minute(21)})
+
+	wantNotFound(t, s, []notFoundCase{
+		{"GetSession missing", func(ctx context.Context, tx domain.Tx) error {
+			_, err := tx.GetSession(ctx, a.Org.ID, "ses_x")
+			return err
+		}},
+		{"GetSession of another org", func(ctx context.Context, tx domain.Tx) error {
+			_, err := tx.GetSession(ctx, a.Org.ID, sesB.ID)
+			return err
+		}},
+		{"SetSessionVariables missing", func(ctx context.Context, tx domain.Tx) error {
+			return tx.SetSessionVariables(ctx, a.Org.ID, "ses_x", map[string]any{}, minute(22))
+		}},
+		{"SetSessionVariables of another org", func(ctx context.Context, tx domain.Tx) error {
+			return tx.SetSessionVariables(ctx, a.Org.ID, sesB.ID, map[string]any{"stolen": true}, minute(22))
+		}},
+	})
+	equal(t, "org b's session after cross-org write", get(b.Org.ID, sesB.ID), sesB)
+}
+
+func testMessages(t *testing.T, newStore Factory) {
+	s := newStore(t)
+	a, b := seed(t, s)
+	conv, conv2, convB := a.conversation("conv_a1", minute(10)), a.conversation("conv_a2", minute(10)), b.conversation("conv_b1", minute(10))
+	// Five messages with the same timestamp: order is insertion order,
+	// interleaved with messages of another conversation; ids do not sort
+	// in insertion order.
+	ids := []domain.MessageID{"msg_e", "msg_d", "msg_c", "msg_b", "msg_a"}
+	var want []domain.Message
+	update(t, s, func(ctx context.Context, tx domain.Tx) error {
+		for _, c := range []domain.Conversation{conv, conv2, convB} {
+			if err := tx.CreateConversation(ctx, c); err != nil {
+				return err
+			}
+		}
+		for i, id := range ids {
+			dir := domain.Inbound
+			if i%2 == 1 {
+				dir = domain.Outbound
+			}
+			m := domain.Message{ID: id, OrgID: a.Org.ID, ConversationID: conv.ID, Direction: dir,
+				Text: "message " + string(id), CreatedAt: minute(11)}
+			want = append(want, m)
+			if err := tx.AppendMessage(ctx, m); err != nil {
+				return err
+			}
+			noise := domain.Message{ID: id + "_other", OrgID: a.Org.ID, ConversationID: conv2.ID, Direction: dir,
+				Text: "other", CreatedAt: minute(11)}
+			if err := tx.AppendMessage(ctx, noise); err != nil {
+				return err
+			}
+		}
+		return tx.AppendMessage(ctx, domain.Message{ID: "msg_b1", OrgID: b.Org.ID, ConversationID: convB.ID,
+			Direction: domain.Inbound, Text: "b", CreatedAt: minute(11)})
+	})
+	list := func(org domain.OrgID, conversation domain.ConversationID, after domain.MessageID, limit int) []domain.Message {
+		return read(t, s, func(ctx context.Context, tx domain.Tx) ([]domain.Message, error) {
+			return tx.ListMessages(ctx, org, conversation, after, limit)
+		})
+	}
+	equal(t, "ListMessages all", list(a.Org.ID, conv.ID, "", 0), want)
+	equal(t, "ListMessages limit", list(a.Org.ID, conv.ID, "", 2), want[:2])
+	equal(t, "ListMessages after", list(a.Org.ID, conv.ID, "msg_d", 0), want[2:])
+	equal(t, "ListMessages after with limit", list(a.Org.ID, conv.ID, "msg_d", 2), want[2:4])
+	equal(t, "ListMessages after the last", len(list(a.Org.ID, conv.ID, "msg_a", 0)), 0)
+	equal(t, "ListMessages of another org's conversation", len(list(a.Org.ID, convB.ID, "", 0)), 0)
+
+	wantNotFound(t, s, []notFoundCase{
+		{"ListMessages after an unknown message", func(ctx context.Context, tx domain.Tx) error {
+			_, err := tx.ListMessages(ctx, a.Org.ID, conv.ID, "msg_x", 0)
+			return err
+		}},
+		{"ListMessages after a message of another conversation", func(ctx context.Context, tx domain.Tx) error {
+			_, err := tx.ListMessages(ctx, a.Org.ID, conv.ID, "msg_e_other", 0)
+			return err
+		}},
+		{"ListMessages after a message of another org", func(ctx context.Context, tx domain.Tx) error {
+			_, err := tx.ListMessages(ctx, a.Org.ID, convB.ID, "msg_b1", 0)
+			return err
+		}},
+	})
+}

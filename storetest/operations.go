@@ -1,0 +1,142 @@
+package storetest
+
+import (
+	"context"
+	"reflect"
+	"testing"
+
+	"github.com/parleyhq/parley/domain"
+	"github.com/parleyhq/parley/service"
+)
+
+// RunOperations checks the successful paths of every data operation and
+// action.
+func RunOperations(t *testing.T, newStore Factory) {
+	t.Run("transcript, send and close", func(t *testing.T) { opsTranscriptSendClose(t, newStore(t)) })
+	t.Run("send creates a conversation when needed", func(t *testing.T) { opsSendCreates(t, newStore(t)) })
+	t.Run("actions", func(t *testing.T) { opsActions(t, newStore(t)) })
+	t.Run("publish replaces the deployment", func(t *testing.T) { opsPublish(t, newStore(t)) })
+}
+
+func opsTranscriptSendClose(t *testing.T, store domain.Store) {
+	w := NewWorld(t, store)
+	ctx := context.Background()
+	st := w.Start("tel:+15550100000")
+	_, err := w.Service.AddMessage(ctx, w.Org, st.Conversation.ID, domain.Inbound, "hello")
+	must(t, err)
+	id := string(st.Conversation.ID)
+	res, err := w.Op(service.OpSendMessage, map[string]any{"conversation": id, "message": "how can I help?"})
+	must(t, err)
+	if res.Variable != "messages" || res.Value != true || res.Error != nil {
+		t.Fatalf("send: %+v", res)
+	}
+	res, err = w.Op(service.OpConversationTranscript, map[string]any{"conversation": id})
+	must(t, err)
+	tr := res.Value.(map[string]any)
+	msgs := tr["messages"].([]any)
+	if res.Variable != "conversation" || tr["id"] != id || tr["status"] != "live" || tr["customerIdentifier"] != "tel:+15550100000" || len(msgs) != 2 ||
+		msgs[0].(map[string]any)["text"] != "hello" || msgs[1].(map[string]any)["direction"] != "outbound" {
+		t.Fatalf("transcript: %+v", tr)
+	}
+	res, err = w.Op(service.OpCloseConversation, map[string]any{"conversation": id})
+	must(t, err)
+	if res.Variable != "conversation" || res.Value != true {
+		t.Fatalf("close: %+v", res)
+	}
+	c, err := w.Service.GetConversation(ctx, w.Org, st.Conversation.ID)
+	must(t, err)
+	if c.Status != domain.StatusClosed || c.ClosedAt == nil {
+		t.Fatalf("closed conversation: %+v", c)
+	}
+}
+
+func opsSendCreates(t *testing.T, store domain.Store) {
+	w := NewWorld(t, store)
+	ctx := context.Background()
+	caller := w.Start("")
+	target := w.Start("ext:9")
+	_, err := w.Service.CloseConversation(ctx, w.Org, target.Conversation.ID)
+	must(t, err)
+	res, err := w.Service.Run(ctx, w.Org, service.RunRequest{
+		Kind: domain.KindDataOperation, Name: service.OpSendMessage, SessionID: caller.Session.ID,
+		Inputs: map[string]any{
+			"conversation": string(target.Conversation.ID), "message": "we are back", "createIfNeeded": true,
+			"resourceId": string(w.Resource.ID), "customerDestination": "web-new", "customerIdentifier": "ext:9",
+		},
+	})
+	must(t, err)
+	if res.Value != true || res.Error != nil {
+		t.Fatalf("send with createIfNeeded: %+v", res)
+	}
+	ids, err := w.Service.CustomerConversations(ctx, w.Org, target.Customer.ID)
+	must(t, err)
+	if len(ids) != 2 || ids[1] != target.Conversation.ID {
+		t.Fatalf("customer conversations %v, want a new one before %s", ids, target.Conversation.ID)
+	}
+	msgs, err := w.Service.ListMessages(ctx, w.Org, ids[0], "", 10)
+	must(t, err)
+	if len(msgs) != 1 || msgs[0].Text != "we are back" || msgs[0].Direction != domain.Outbound {
+		t.Fatalf("messages of the new conversation: %+v", msgs)
+	}
+	session, err := w.Service.GetSession(ctx, w.Org, caller.Session.ID)
+	must(t, err)
+	if session.Variables["messages"] != true {
+		t.Fatalf("caller's session variables: %v", session.Variables)
+	}
+}
+
+func opsActions(t *testing.T, store domain.Store) {
+	w := NewWorld(t, store)
+	ctx := context.Background()
+	action := func(name string, session domain.SessionID, inputs map[string]any) service.RunResult {
+		t.Helper()
+		res, err := w.Service.Run(ctx, w.Org, service.RunRequest{Kind: domain.KindAction, Name: name, SessionID: session, Inputs: inputs})
+		must(t, err)
+		return res
+	}
+	res := action(service.ActionStartConversation, "", map[string]any{
+		"deploymentId": string(w.Deployment.ID), "resourceId": string(w.Resource.ID),
+		"customerDestination": "web-7", "externalId": "crm-7", "customerIdentifier": "whatsapp:+44 7700 900123",
+	})
+	started := res.Value.(map[string]any)
+	convID := domain.ConversationID(started["conversationId"].(string))
+	c, err := w.Service.GetConversation(ctx, w.Org, convID)
+	must(t, err)
+	if c.ExternalID != "crm-7" || c.IdentifierAtStart != "whatsapp:447700900123" || string(c.SessionID) != started["sessionId"] {
+		t.Fatalf("started conversation %+v from %v", c, started)
+	}
+	if res := action(service.ActionUpdateCustomerIdentifier, c.SessionID, map[string]any{"customerIdentifier": "ext:crm-7"}); res.Value != true {
+		t.Fatalf("update action: %+v", res)
+	}
+	if got := w.Find("ext:crm-7", nil); !reflect.DeepEqual(got, []string{string(convID)}) {
+		t.Fatalf("find after update action: %v", got)
+	}
+	if res := action(service.ActionCloseConversation, c.SessionID, nil); res.Value != true {
+		t.Fatalf("close action: %+v", res)
+	}
+	if res := action(service.ActionCloseConversation, c.SessionID, nil); res.Value != false || res.Error.Code != domain.CodeConversationClosed {
+		t.Fatalf("second close action: %+v", res)
+	}
+}
+
+func opsPublish(t *testing.T, store domain.Store) {
+	w := NewWorld(t, store)
+	ctx := context.Background()
+	old := w.Start("ext:1")
+	next, err := w.Service.Publish(ctx, w.Org, w.Deployment.AppID, w.Draft.ID, domain.EnvProduction)
+	must(t, err)
+	ds, err := w.Service.ListDeployments(ctx, w.Org, w.Deployment.AppID)
+	must(t, err)
+	if len(ds) != 2 || ds[0].ID != next.ID || !ds[0].Active() || ds[1].Active() {
+		t.Fatalf("deployments after republish: %+v", ds)
+	}
+	// Conversations of the replaced deployment are still deployed ones.
+	if res := w.Update(old.Conversation.ID, "ext:2"); res.Value != true {
+		t.Fatalf("update on a replaced deployment's conversation: %+v", res)
+	}
+	qa, err := w.Service.Publish(ctx, w.Org, w.Deployment.AppID, w.Draft.ID, domain.EnvQA)
+	must(t, err)
+	if qa.ID == next.ID || !qa.Active() {
+		t.Fatalf("qa deployment %+v", qa)
+	}
+}

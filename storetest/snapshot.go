@@ -1,0 +1,132 @@
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/parleyhq/parley/domain"
+)
+
+// Snapshot is everything an org owns, read through the store: rows and
+// contents. Operation runs are counted separately (a failed run is logged).
+type Snapshot struct {
+	Org           domain.Organization
+	Apps          []domain.App
+	Versions      [][]domain.AppVersion
+	Deployments   [][]domain.Deployment
+	Resources     []domain.ChannelResource
+	Conversations []domain.Conversation
+	Customers     []domain.Customer
+	Intervals     [][]domain.IdentifierInterval
+	Sessions      []domain.Session
+	Messages      [][]domain.Message
+	Events        []domain.Event
+	Runs          []domain.OperationRun
+}
+
+// snapshotLimit is larger than anything a suite creates.
+const snapshotLimit = 100000
+
+// TakeSnapshot reads org's whole state.
+func TakeSnapshot(t testing.TB, store domain.Store, org domain.OrgID) Snapshot {
+	t.Helper()
+	var s Snapshot
+	ctx := context.Background()
+	err := store.View(ctx, func(tx domain.Tx) (err error) {
+		if s.Org, err = tx.GetOrg(ctx, org); err != nil {
+			return err
+		}
+		if s.Apps, err = tx.ListApps(ctx, org); err != nil {
+			return err
+		}
+		for _, app := range s.Apps {
+			vs, err := tx.ListVersions(ctx, org, app.ID)
+			if err != nil {
+				return err
+			}
+			ds, err := tx.ListDeployments(ctx, org, app.ID)
+			if err != nil {
+				return err
+			}
+			s.Versions, s.Deployments = append(s.Versions, vs), append(s.Deployments, ds)
+		}
+		if s.Resources, err = tx.ListResources(ctx, org); err != nil {
+			return err
+		}
+		if s.Conversations, err = tx.ListConversations(ctx, org, domain.ConversationFilter{Limit: snapshotLimit}); err != nil {
+			return err
+		}
+		if err := s.readConversations(ctx, tx, org); err != nil {
+			return err
+		}
+		if s.Events, err = tx.ListEvents(ctx, org, 0, snapshotLimit); err != nil {
+			return err
+		}
+		s.Runs, err = tx.ListRuns(ctx, org, "", snapshotLimit)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("snapshot: %v", err)
+	}
+	return s
+}
+
+// readConversations reads the sessions, messages and customers (with their
+// identifier history) of s.Conversations.
+func (s *Snapshot) readConversations(ctx context.Context, tx domain.Tx, org domain.OrgID) error {
+	seen := map[domain.CustomerID]bool{}
+	for _, c := range s.Conversations {
+		ses, err := tx.GetSession(ctx, org, c.SessionID)
+		if err != nil {
+			return err
+		}
+		ms, err := tx.ListMessages(ctx, org, c.ID, "", 0)
+		if err != nil {
+			return err
+		}
+		s.Sessions, s.Messages = append(s.Sessions, ses), append(s.Messages, ms)
+		if seen[c.CustomerID] {
+			continue
+		}
+		seen[c.CustomerID] = true
+		cu, err := tx.GetCustomer(ctx, org, c.CustomerID)
+		if err != nil {
+			return err
+		}
+		ivs, err := tx.CustomerIntervals(ctx, org, c.CustomerID)
+		if err != nil {
+			return err
+		}
+		s.Customers, s.Intervals = append(s.Customers, cu), append(s.Intervals, ivs)
+	}
+	return nil
+}
+
+// AssertUnchanged fails unless after holds the same rows and contents as
+// before, ignoring operation runs.
+func AssertUnchanged(t testing.TB, before, after Snapshot) {
+	t.Helper()
+	before.Runs, after.Runs = nil, nil
+	b, a := mustJSON(t, before), mustJSON(t, after)
+	if b == a {
+		return
+	}
+	bl, al := strings.Split(b, "\n"), strings.Split(a, "\n")
+	for i := 0; i < len(bl) && i < len(al); i++ {
+		if bl[i] != al[i] {
+			t.Fatalf("store changed at line %d of the snapshot:\nbefore: %s\nafter:  %s", i+1, bl[i], al[i])
+		}
+	}
+	t.Fatalf("store changed: snapshot had %d lines, now %d", len(bl), len(al))
+}
+
+func mustJSON(t testing.TB, v any) string {
+	t.Helper()
+	b, err := json.MarshalIndent(v, "", " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
