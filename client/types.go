@@ -21,6 +21,10 @@ type License struct {
 	IssuedAt  time.Time `json:"issuedAt"`
 	ExpiresAt time.Time `json:"expiresAt"`
 	KeyID     string    `json:"keyId"`
+	// EnterpriseFeatures tells whether the licence unlocks the data
+	// operations and actions now; Problem says why not.
+	EnterpriseFeatures bool          `json:"enterpriseFeatures"`
+	Problem            *CodedMessage `json:"problem"`
 }
 
 // CodedMessage is a code with a message.

@@ -62,10 +62,10 @@ func (s *server) getOrg(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	resp := orgResponse{ID: string(org.ID), Name: org.Name, CreatedAt: timestamp(org.CreatedAt)}
-	lic, err := s.svc.OrgLicense(r.Context(), org.ID)
+	lic, reason, err := s.svc.LicenseStatus(r.Context(), org.ID)
 	switch domain.ErrorCode(err) {
 	case "":
-		l := toLicense(lic)
+		l := toLicense(lic, reason)
 		resp.License = &l
 	case domain.CodeLicenseRequired:
 		resp.LicenseError = &codedMessage{Code: domain.CodeLicenseRequired, Message: domain.ErrorMessage(err)}
@@ -76,11 +76,11 @@ func (s *server) getOrg(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) getLicense(w http.ResponseWriter, r *http.Request) error {
-	lic, err := s.svc.OrgLicense(r.Context(), orgOf(r))
+	lic, reason, err := s.svc.LicenseStatus(r.Context(), orgOf(r))
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, toLicense(lic))
+	return writeJSON(w, http.StatusOK, toLicense(lic, reason))
 }
 
 type installLicenseRequest struct {
@@ -92,11 +92,10 @@ func (s *server) installLicense(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	lic, err := s.svc.InstallLicense(r.Context(), orgOf(r), req.Token)
-	if err != nil {
+	if _, err := s.svc.InstallLicense(r.Context(), orgOf(r), req.Token); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, toLicense(lic))
+	return s.getLicense(w, r)
 }
 
 // API keys.

@@ -55,13 +55,21 @@ type licenseResponse struct {
 	IssuedAt  timestamp `json:"issuedAt"`
 	ExpiresAt timestamp `json:"expiresAt"`
 	KeyID     string    `json:"keyId"`
+	// EnterpriseFeatures tells whether the licence unlocks the data
+	// operations and actions now; Problem says why not.
+	EnterpriseFeatures bool          `json:"enterpriseFeatures"`
+	Problem            *codedMessage `json:"problem"`
 }
 
-func toLicense(l domain.License) licenseResponse {
-	return licenseResponse{
+func toLicense(l domain.License, reason error) licenseResponse {
+	resp := licenseResponse{
 		OrgID: string(l.OrgID), Plan: string(l.Plan), IssuedAt: timestamp(l.IssuedAt),
-		ExpiresAt: timestamp(l.ExpiresAt), KeyID: l.KeyID,
+		ExpiresAt: timestamp(l.ExpiresAt), KeyID: l.KeyID, EnterpriseFeatures: reason == nil,
 	}
+	if reason != nil {
+		resp.Problem = &codedMessage{Code: domain.ErrorCode(reason), Message: domain.ErrorMessage(reason)}
+	}
+	return resp
 }
 
 type codedMessage struct {

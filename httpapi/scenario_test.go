@@ -174,6 +174,13 @@ func TestScenario(t *testing.T) {
 	_, standard := env.newOrg("Basic", domain.PlanStandard)
 	_, err = standard.RunDataOperation(ctx, client.OpFindConversations, client.RunRequest{Inputs: map[string]any{"customerIdentifier": phone}})
 	wantCode(t, err, http.StatusForbidden, domain.CodeLicenseRequired)
+	if lic, err := standard.GetLicense(ctx); err != nil || lic.Plan != "standard" || lic.EnterpriseFeatures ||
+		lic.Problem == nil || lic.Problem.Code != domain.CodeLicenseRequired {
+		t.Fatalf("standard licence = %+v (%v)", lic, err)
+	}
+	if lic, err := c.GetLicense(ctx); err != nil || !lic.EnterpriseFeatures || lic.Problem != nil {
+		t.Fatalf("enterprise licence = %+v (%v)", lic, err)
+	}
 	_, unlicensed := env.newOrg("Nobody", "")
 	if o, err := unlicensed.GetOrg(ctx); err != nil || o.License != nil || o.LicenseError == nil || o.LicenseError.Code != domain.CodeLicenseRequired {
 		t.Fatalf("unlicensed org = %+v (%v)", o, err)

@@ -205,3 +205,15 @@ func checkLicense(lic domain.License, org domain.OrgID, now time.Time, need doma
 	}
 	return nil
 }
+
+// LicenseStatus returns org's installed licence and whether it unlocks the
+// ENTERPRISE data operations and actions now; when it does not, reason is
+// the license_required error saying why (expired, standard plan, other
+// org). Errors: license_required (none installed, or unverifiable),
+// not_found.
+func (s *Service) LicenseStatus(ctx context.Context, org domain.OrgID) (lic domain.License, reason error, err error) {
+	if lic, err = s.OrgLicense(ctx, org); err != nil {
+		return domain.License{}, nil, err
+	}
+	return lic, checkLicense(lic, org, s.now(), domain.PlanEnterprise), nil
+}

@@ -284,9 +284,17 @@ func TestUpdateGivesUpAfterEightAttempts(t *testing.T) {
 }
 
 func TestOpenCreatesTheDirectory(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "a", "b", "c.db")
-	open(t, path)
+	// Characters that mean something in a file: URI must reach the file
+	// name unchanged.
+	path := filepath.Join(t.TempDir(), "a b", "c?d#e%20f", "parley.db")
+	db := open(t, path)
+	if err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	if info, err := os.Stat(path); err != nil || !info.Mode().IsRegular() {
 		t.Fatalf("database file after Open: %v, %v", info, err)
+	}
+	if err := db.Ready(context.Background()); err != nil {
+		t.Fatalf("Ready through the read pool: %v", err)
 	}
 }
