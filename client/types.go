@@ -52,6 +52,7 @@ type InstallLicenseRequest struct {
 type APIKey struct {
 	ID        string     `json:"id"`
 	Name      string     `json:"name"`
+	Scope     string     `json:"scope"` // "admin" or "runtime"
 	Prefix    string     `json:"prefix"`
 	CreatedAt time.Time  `json:"createdAt"`
 	RevokedAt *time.Time `json:"revokedAt"`
@@ -65,7 +66,11 @@ type NewAPIKey struct {
 
 // CreateAPIKeyRequest creates an API key.
 type CreateAPIKeyRequest struct {
-	Name           string `json:"name"`
+	Name string `json:"name"`
+	// Scope is "admin" (the default) or "runtime": runtime keys, for bots,
+	// cannot manage apps, publish, change channel resources, keys or the
+	// licence.
+	Scope          string `json:"scope,omitempty"`
 	IdempotencyKey string `json:"-"`
 }
 

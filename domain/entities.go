@@ -31,12 +31,28 @@ type Organization struct {
 	LicenseToken string
 }
 
+// Scope is what an API key may do.
+type Scope string
+
+const (
+	// ScopeAdmin keys may do everything in their org.
+	ScopeAdmin Scope = "admin"
+	// ScopeRuntime keys, for bots, run conversations, data operations and
+	// actions and read everything, but cannot manage apps, publish, change
+	// channel resources, keys or the licence.
+	ScopeRuntime Scope = "runtime"
+)
+
+// Allows reports whether a key of scope s may act where need is required.
+func (s Scope) Allows(need Scope) bool { return s == ScopeAdmin || s == need }
+
 // APIKey authenticates requests for one org. Only the SHA-256 hash of the
 // secret is stored; the secret is shown once at creation.
 type APIKey struct {
 	ID        APIKeyID
 	OrgID     OrgID
 	Name      string
+	Scope     Scope
 	Prefix    string // first characters of the secret, to recognize it
 	Hash      []byte // SHA-256 of the secret
 	CreatedAt time.Time

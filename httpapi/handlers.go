@@ -109,7 +109,8 @@ func (s *server) listAPIKeys(w http.ResponseWriter, r *http.Request) error {
 }
 
 type createAPIKeyRequest struct {
-	Name string `json:"name"`
+	Name  string `json:"name"`
+	Scope string `json:"scope"` // admin (default) or runtime
 }
 
 func (s *server) createAPIKey(w http.ResponseWriter, r *http.Request) error {
@@ -117,7 +118,7 @@ func (s *server) createAPIKey(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	key, err := s.svc.CreateAPIKey(r.Context(), orgOf(r), req.Name)
+	key, err := s.svc.CreateAPIKey(r.Context(), orgOf(r), req.Name, domain.Scope(req.Scope))
 	if err != nil {
 		return err
 	}

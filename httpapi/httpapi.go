@@ -82,17 +82,33 @@ type route struct {
 	method  string
 	pattern string // ServeMux pattern path, also the metrics route label
 	handler handlerFunc
-	// auth requires an API key (Authorization: Bearer).
-	auth bool
+	// access says which API keys may call the route.
+	access access
 	// idempotent honours the Idempotency-Key header (POSTs that create).
 	idempotent bool
 }
 
+// access is who may call a route.
+type access int
+
+const (
+	// public routes need no API key.
+	public access = iota
+	// anyKey routes need a key of the org, admin or runtime.
+	anyKey
+	// adminKey routes manage the org (apps, publishing, channel resources,
+	// keys, licence) and need an admin key: a runtime key gets forbidden.
+	adminKey
+)
+
+// authenticated reports whether the route needs an API key.
+func (rt route) authenticated() bool { return rt.access != public }
+
 // routes is the single list of every route of the API.
 func (s *server) routes() []route {
 	const (
-		public = false
-		authed = true
+		authed = anyKey
+		admin  = adminKey
 		plain  = false
 		idem   = true
 	)
@@ -104,23 +120,23 @@ func (s *server) routes() []route {
 
 		{"GET", "/v1/org", s.getOrg, authed, plain},
 		{"GET", "/v1/license", s.getLicense, authed, plain},
-		{"PUT", "/v1/license", s.installLicense, authed, plain},
+		{"PUT", "/v1/license", s.installLicense, admin, plain},
 
-		{"GET", "/v1/api-keys", s.listAPIKeys, authed, plain},
-		{"POST", "/v1/api-keys", s.createAPIKey, authed, idem},
-		{"DELETE", "/v1/api-keys/{keyId}", s.revokeAPIKey, authed, plain},
+		{"GET", "/v1/api-keys", s.listAPIKeys, admin, plain},
+		{"POST", "/v1/api-keys", s.createAPIKey, admin, idem},
+		{"DELETE", "/v1/api-keys/{keyId}", s.revokeAPIKey, admin, plain},
 
-		{"POST", "/v1/apps", s.createApp, authed, idem},
+		{"POST", "/v1/apps", s.createApp, admin, idem},
 		{"GET", "/v1/apps", s.listApps, authed, plain},
 		{"GET", "/v1/apps/{appId}", s.getApp, authed, plain},
-		{"POST", "/v1/apps/{appId}/versions", s.createVersion, authed, idem},
+		{"POST", "/v1/apps/{appId}/versions", s.createVersion, admin, idem},
 		{"GET", "/v1/apps/{appId}/versions", s.listVersions, authed, plain},
 		{"GET", "/v1/apps/{appId}/versions/{versionId}", s.getVersion, authed, plain},
-		{"POST", "/v1/apps/{appId}/deployments", s.publish, authed, idem},
+		{"POST", "/v1/apps/{appId}/deployments", s.publish, admin, idem},
 		{"GET", "/v1/apps/{appId}/deployments", s.listDeployments, authed, plain},
 		{"GET", "/v1/deployments/{deploymentId}", s.getDeployment, authed, plain},
 
-		{"POST", "/v1/channel-resources", s.createResource, authed, idem},
+		{"POST", "/v1/channel-resources", s.createResource, admin, idem},
 		{"GET", "/v1/channel-resources", s.listResources, authed, plain},
 		{"GET", "/v1/channel-resources/{resourceId}", s.getResource, authed, plain},
 
@@ -177,13 +193,16 @@ func (s *server) wrap(rt route) http.Handler {
 
 func (s *server) serve(rt route, w http.ResponseWriter, r *http.Request, info *requestInfo) {
 	r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
-	if rt.auth {
-		org, err := s.authenticate(r)
+	if rt.authenticated() {
+		key, err := s.authenticate(r)
+		if err == nil && rt.access == adminKey {
+			err = service.Authorize(key, domain.ScopeAdmin)
+		}
 		if err != nil {
 			s.problem(w, r, err)
 			return
 		}
-		info.org = org
+		info.org = key.OrgID
 	}
 	if key := r.Header.Get("Idempotency-Key"); rt.idempotent && key != "" {
 		s.idempotent(w, r, rt.handler, key)
@@ -220,12 +239,12 @@ func call(h handlerFunc, w http.ResponseWriter, r *http.Request) (err error) {
 }
 
 // authenticate checks the bearer API key. Errors: unauthorized.
-func (s *server) authenticate(r *http.Request) (domain.OrgID, error) {
+func (s *server) authenticate(r *http.Request) (domain.APIKey, error) {
 	scheme, secret, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {
-		return "", domain.Errorf(domain.CodeUnauthorized, "an API key is required: Authorization: Bearer <key>")
+		return domain.APIKey{}, domain.Errorf(domain.CodeUnauthorized, "an API key is required: Authorization: Bearer <key>")
 	}
-	return s.svc.Authenticate(r.Context(), strings.TrimSpace(secret))
+	return s.svc.AuthenticateKey(r.Context(), strings.TrimSpace(secret))
 }
 
 // observe records metrics and the log line of a finished request.

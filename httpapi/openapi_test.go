@@ -87,10 +87,10 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		if idempotencyKey != rt.idempotent {
 			t.Errorf("%s: Idempotency-Key documented %v, honoured %v", key, idempotencyKey, rt.idempotent)
 		}
-		if secured := len(op.Security) > 0; secured != rt.auth {
-			t.Errorf("%s: documented security %v, route requires a key %v", key, op.Security, rt.auth)
+		if secured := len(op.Security) > 0; secured != rt.authenticated() {
+			t.Errorf("%s: documented security %v, route requires a key %v", key, op.Security, rt.authenticated())
 		}
-		if rt.auth {
+		if rt.authenticated() {
 			if _, ok := op.Responses["401"]; !ok {
 				t.Errorf("%s: 401 response not documented", key)
 			}

@@ -90,6 +90,7 @@ type orgResponse struct {
 type apiKeyResponse struct {
 	ID        string     `json:"id"`
 	Name      string     `json:"name"`
+	Scope     string     `json:"scope"`
 	Prefix    string     `json:"prefix"`
 	CreatedAt timestamp  `json:"createdAt"`
 	RevokedAt *timestamp `json:"revokedAt"`
@@ -97,7 +98,7 @@ type apiKeyResponse struct {
 
 func toAPIKey(k domain.APIKey) apiKeyResponse {
 	return apiKeyResponse{
-		ID: string(k.ID), Name: k.Name, Prefix: k.Prefix,
+		ID: string(k.ID), Name: k.Name, Scope: string(k.Scope), Prefix: k.Prefix,
 		CreatedAt: timestamp(k.CreatedAt), RevokedAt: optTime(k.RevokedAt),
 	}
 }

@@ -43,11 +43,11 @@ func (t *tx) SetOrgLicense(ctx context.Context, id domain.OrgID, token string) e
 	return t.execOne(ctx, "org", id, `UPDATE orgs SET license_token = $2 WHERE id = $1`, id, token)
 }
 
-const apiKeyColumns = `id, org_id, name, prefix, hash, created_at, revoked_at`
+const apiKeyColumns = `id, org_id, name, scope, prefix, hash, created_at, revoked_at`
 
 func scanAPIKey(row scanner) (domain.APIKey, error) {
 	var k domain.APIKey
-	err := row.Scan(&k.ID, &k.OrgID, &k.Name, &k.Prefix, &k.Hash, &k.CreatedAt, &k.RevokedAt)
+	err := row.Scan(&k.ID, &k.OrgID, &k.Name, &k.Scope, &k.Prefix, &k.Hash, &k.CreatedAt, &k.RevokedAt)
 	k.CreatedAt = k.CreatedAt.UTC()
 	k.RevokedAt = utcOrNil(k.RevokedAt)
 	return k, err
@@ -55,8 +55,8 @@ func scanAPIKey(row scanner) (domain.APIKey, error) {
 
 // CreateAPIKey stores key; a duplicate hash is a transient conflict.
 func (t *tx) CreateAPIKey(ctx context.Context, key domain.APIKey) error {
-	_, err := t.exec(ctx, `INSERT INTO api_keys (`+apiKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		key.ID, key.OrgID, key.Name, key.Prefix, key.Hash, key.CreatedAt, key.RevokedAt)
+	_, err := t.exec(ctx, `INSERT INTO api_keys (`+apiKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		key.ID, key.OrgID, key.Name, key.Scope, key.Prefix, key.Hash, key.CreatedAt, key.RevokedAt)
 	if err != nil {
 		return fmt.Errorf("postgres: create api key: %w", err)
 	}

@@ -28,7 +28,7 @@ func (s *Service) CreateOrg(ctx context.Context, name string) (domain.Organizati
 		return domain.Organization{}, NewAPIKey{}, err
 	}
 	org := domain.Organization{ID: domain.OrgID(s.ids.NewID("org")), Name: name, CreatedAt: s.now()}
-	key, err := s.newAPIKey(org.ID, "default")
+	key, err := s.newAPIKey(org.ID, "default", domain.ScopeAdmin)
 	if err != nil {
 		return domain.Organization{}, NewAPIKey{}, err
 	}
@@ -59,14 +59,20 @@ func (s *Service) ListOrgs(ctx context.Context) (orgs []domain.Organization, err
 	return orgs, err
 }
 
-// CreateAPIKey creates a key for org; the secret is returned once.
-// Errors: invalid_argument, not_found (org).
-func (s *Service) CreateAPIKey(ctx context.Context, org domain.OrgID, name string) (NewAPIKey, error) {
+// CreateAPIKey creates a key for org with a scope ("" means admin); the
+// secret is returned once. Errors: invalid_argument, not_found (org).
+func (s *Service) CreateAPIKey(ctx context.Context, org domain.OrgID, name string, scope domain.Scope) (NewAPIKey, error) {
 	name, err := cleanName("name", name)
 	if err != nil {
 		return NewAPIKey{}, err
 	}
-	key, err := s.newAPIKey(org, name)
+	if scope == "" {
+		scope = domain.ScopeAdmin
+	}
+	if scope != domain.ScopeAdmin && scope != domain.ScopeRuntime {
+		return NewAPIKey{}, invalidf("scope must be admin or runtime")
+	}
+	key, err := s.newAPIKey(org, name, scope)
 	if err != nil {
 		return NewAPIKey{}, err
 	}
@@ -98,8 +104,15 @@ func (s *Service) RevokeAPIKey(ctx context.Context, org domain.OrgID, id domain.
 // Authenticate returns the org of an API key secret.
 // Errors: unauthorized (unknown or revoked key).
 func (s *Service) Authenticate(ctx context.Context, secret string) (domain.OrgID, error) {
+	key, err := s.AuthenticateKey(ctx, secret)
+	return key.OrgID, err
+}
+
+// AuthenticateKey returns the API key of a secret (its org and scope).
+// Errors: unauthorized (unknown or revoked key).
+func (s *Service) AuthenticateKey(ctx context.Context, secret string) (domain.APIKey, error) {
 	if !strings.HasPrefix(secret, apiKeyPrefix) || len(secret) > 200 {
-		return "", domain.Errorf(domain.CodeUnauthorized, "invalid API key")
+		return domain.APIKey{}, domain.Errorf(domain.CodeUnauthorized, "invalid API key")
 	}
 	var key domain.APIKey
 	err := s.view(ctx, func(tx domain.Tx) (err error) {
@@ -107,12 +120,21 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (domain.OrgID
 		return err
 	})
 	if domain.IsNotFound(err) || (err == nil && key.RevokedAt != nil) {
-		return "", domain.Errorf(domain.CodeUnauthorized, "invalid API key")
+		return domain.APIKey{}, domain.Errorf(domain.CodeUnauthorized, "invalid API key")
 	}
-	return key.OrgID, err
+	return key, err
 }
 
-func (s *Service) newAPIKey(org domain.OrgID, name string) (NewAPIKey, error) {
+// Authorize checks that key may act where scope need is required.
+// Errors: forbidden.
+func Authorize(key domain.APIKey, need domain.Scope) error {
+	if key.Scope.Allows(need) {
+		return nil
+	}
+	return domain.Errorf(domain.CodeForbidden, "this API key has scope %s; the request needs an %s key", key.Scope, need)
+}
+
+func (s *Service) newAPIKey(org domain.OrgID, name string, scope domain.Scope) (NewAPIKey, error) {
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
 		return NewAPIKey{}, err
@@ -124,6 +146,7 @@ func (s *Service) newAPIKey(org domain.OrgID, name string) (NewAPIKey, error) {
 			ID:        domain.APIKeyID(s.ids.NewID("key")),
 			OrgID:     org,
 			Name:      name,
+			Scope:     scope,
 			Prefix:    secret[:len(apiKeyPrefix)+6],
 			Hash:      hashSecret(secret),
 			CreatedAt: s.now(),

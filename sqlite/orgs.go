@@ -43,13 +43,13 @@ func (t *tx) SetOrgLicense(ctx context.Context, id domain.OrgID, token string) e
 		`UPDATE orgs SET license_token = ? WHERE id = ?`, token, id)
 }
 
-const apiKeyColumns = `id, org_id, name, prefix, hash, created_at, revoked_at`
+const apiKeyColumns = `id, org_id, name, scope, prefix, hash, created_at, revoked_at`
 
 func scanAPIKey(s scanner) (domain.APIKey, error) {
 	var k domain.APIKey
 	var created int64
 	var revoked sql.NullInt64
-	err := s.Scan(&k.ID, &k.OrgID, &k.Name, &k.Prefix, &k.Hash, &created, &revoked)
+	err := s.Scan(&k.ID, &k.OrgID, &k.Name, &k.Scope, &k.Prefix, &k.Hash, &created, &revoked)
 	k.CreatedAt = fromMicros(created)
 	k.RevokedAt = optMicros(revoked)
 	return k, err
@@ -58,8 +58,8 @@ func scanAPIKey(s scanner) (domain.APIKey, error) {
 // CreateAPIKey stores key; a duplicate id or hash is a conflict.
 func (t *tx) CreateAPIKey(ctx context.Context, key domain.APIKey) error {
 	return t.insert(ctx, "create api key",
-		`INSERT INTO api_keys (`+apiKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		key.ID, key.OrgID, key.Name, key.Prefix, key.Hash, micros(key.CreatedAt), nullMicros(key.RevokedAt))
+		`INSERT INTO api_keys (`+apiKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		key.ID, key.OrgID, key.Name, key.Scope, key.Prefix, key.Hash, micros(key.CreatedAt), nullMicros(key.RevokedAt))
 }
 
 // GetAPIKeyByHash finds a key of any org by the hash of its secret;

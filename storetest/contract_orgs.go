@@ -40,10 +40,10 @@ func testOrgs(t *testing.T, newStore Factory) {
 func testAPIKeys(t *testing.T, newStore Factory) {
 	s := newStore(t)
 	a, b := seed(t, s)
-	k1 := domain.APIKey{ID: "key_a1", OrgID: a.Org.ID, Name: "ci", Prefix: "pk_a1", Hash: []byte{1, 2, 3, 0, 255}, CreatedAt: minute(5)}
-	k2 := domain.APIKey{ID: "key_a2", OrgID: a.Org.ID, Name: "old", Prefix: "pk_a2", Hash: []byte{9}, CreatedAt: minute(4),
+	k1 := domain.APIKey{ID: "key_a1", OrgID: a.Org.ID, Name: "ci", Scope: domain.ScopeAdmin, Prefix: "pk_a1", Hash: []byte{1, 2, 3, 0, 255}, CreatedAt: minute(5)}
+	k2 := domain.APIKey{ID: "key_a2", OrgID: a.Org.ID, Name: "old", Scope: domain.ScopeRuntime, Prefix: "pk_a2", Hash: []byte{9}, CreatedAt: minute(4),
 		RevokedAt: ptr(minute(6))}
-	kb := domain.APIKey{ID: "key_b1", OrgID: b.Org.ID, Name: "b", Prefix: "pk_b1", Hash: []byte{7, 7}, CreatedAt: minute(5)}
+	kb := domain.APIKey{ID: "key_b1", OrgID: b.Org.ID, Name: "b", Scope: domain.ScopeRuntime, Prefix: "pk_b1", Hash: []byte{7, 7}, CreatedAt: minute(5)}
 	update(t, s, func(ctx context.Context, tx domain.Tx) error {
 		for _, k := range []domain.APIKey{k1, k2, kb} {
 			if err := tx.CreateAPIKey(ctx, k); err != nil {

@@ -200,9 +200,23 @@ func RunFailures(t *testing.T, newStore Factory) {
 			}
 		}
 	})
+	t.Run("runtime key on a management route", func(t *testing.T) {
+		w := NewWorld(t, newStore(t))
+		ctx := context.Background()
+		created, err := w.Service.CreateAPIKey(ctx, w.Org, "bot", domain.ScopeRuntime)
+		must(t, err)
+		key, err := w.Service.AuthenticateKey(ctx, created.Secret)
+		must(t, err)
+		if err := service.Authorize(key, domain.ScopeAdmin); domain.ErrorCode(err) != domain.CodeForbidden {
+			t.Fatalf("runtime key authorized as admin: %v", err)
+		}
+		if err := service.Authorize(key, domain.ScopeRuntime); err != nil {
+			t.Fatalf("runtime key refused at runtime: %v", err)
+		}
+	})
 	t.Run("revoked API key", func(t *testing.T) {
 		w := NewWorld(t, newStore(t))
-		key, err := w.Service.CreateAPIKey(context.Background(), w.Org, "bot")
+		key, err := w.Service.CreateAPIKey(context.Background(), w.Org, "bot", domain.ScopeRuntime)
 		must(t, err)
 		_, err = w.Service.Authenticate(context.Background(), key.Secret)
 		must(t, err)

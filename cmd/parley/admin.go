@@ -169,6 +169,9 @@ func cmdOrgCreate(ctx context.Context, c *cli, args []string) error {
 	var priv ed25519.PrivateKey
 	if withLicense {
 		// Check the signing key before creating anything.
+		if a.keys.dev == nil && *lf.keyFile == "" {
+			return usagef("parley org create: with --license-keys, give --license-key-file, the private key that signs the licence")
+		}
 		if priv, err = lf.signingKey(c, *af.store.data); err != nil {
 			return err
 		}
@@ -237,13 +240,18 @@ func describeLicense(ctx context.Context, svc *service.Service, org domain.OrgID
 func cmdKeyCreate(ctx context.Context, c *cli, args []string) error {
 	f := newFlagSet("key create", "Create an API key for an organization; the secret is printed once as PARLEY_KEY=...", c.getenv, c.stderr)
 	af := addAdminFlags(f)
-	org := f.String("org", "", "", "organization id (required)")
+	org := f.String("org", "PARLEY_ORG", "", "organization id (required)")
 	name := f.String("name", "", "cli", "key name")
+	scope := f.String("scope", "", string(domain.ScopeAdmin),
+		"admin (everything in the org) or runtime (for bots: conversations, data operations and actions, reads)")
 	prefix := addEnvPrefix(f)
 	if err := f.parse(args); err != nil {
 		return err
 	}
 	if err := f.required("org", *org); err != nil {
+		return err
+	}
+	if err := f.oneOf("scope", *scope, string(domain.ScopeAdmin), string(domain.ScopeRuntime)); err != nil {
 		return err
 	}
 	if err := checkEnvPrefix(*prefix); err != nil {
@@ -254,19 +262,19 @@ func cmdKeyCreate(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	defer a.Close()
-	key, err := a.svc.CreateAPIKey(ctx, domain.OrgID(*org), *name)
+	key, err := a.svc.CreateAPIKey(ctx, domain.OrgID(*org), *name, domain.Scope(*scope))
 	if err != nil {
 		return err
 	}
 	printVars(c.stdout, *prefix, "KEY_ID", string(key.Key.ID), "KEY", key.Secret)
-	fmt.Fprintf(c.stderr, "# created API key %s for %s; the secret is shown only this once\n", key.Key.ID, key.Key.OrgID)
+	fmt.Fprintf(c.stderr, "# created %s API key %s for %s; the secret is shown only this once\n", key.Key.Scope, key.Key.ID, key.Key.OrgID)
 	return nil
 }
 
 func cmdKeyList(ctx context.Context, c *cli, args []string) error {
 	f := newFlagSet("key list", "List the API keys of an organization (never their secrets).", c.getenv, c.stderr)
 	af := addAdminFlags(f)
-	org := f.String("org", "", "", "organization id (required)")
+	org := f.String("org", "PARLEY_ORG", "", "organization id (required)")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -286,13 +294,13 @@ func cmdKeyList(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tPREFIX\tCREATED\tREVOKED")
+	fmt.Fprintln(tw, "ID\tNAME\tSCOPE\tPREFIX\tCREATED\tREVOKED")
 	for _, k := range keys {
 		revoked := "-"
 		if k.RevokedAt != nil {
 			revoked = k.RevokedAt.Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Prefix, k.CreatedAt.Format(time.RFC3339), revoked)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Scope, k.Prefix, k.CreatedAt.Format(time.RFC3339), revoked)
 	}
 	return tw.Flush()
 }
@@ -300,7 +308,7 @@ func cmdKeyList(ctx context.Context, c *cli, args []string) error {
 func cmdKeyRevoke(ctx context.Context, c *cli, args []string) error {
 	f := newFlagSet("key revoke", "Revoke an API key: requests with it get 401 unauthorized from then on.", c.getenv, c.stderr)
 	af := addAdminFlags(f)
-	org := f.String("org", "", "", "organization id (required)")
+	org := f.String("org", "PARLEY_ORG", "", "organization id (required)")
 	key := f.String("key", "", "", "API key id, key_... (required)")
 	if err := f.parse(args); err != nil {
 		return err
@@ -358,7 +366,7 @@ func cmdLicenseKeygen(ctx context.Context, c *cli, args []string) error {
 func cmdLicenseIssue(ctx context.Context, c *cli, args []string) error {
 	f := newFlagSet("license issue", "Issue (sign) a licence token for an organization and print it.", c.getenv, c.stderr)
 	data := f.String("data", "PARLEY_DATA", "./parley-data", "data directory holding the development operator key")
-	org := f.String("org", "", "", "organization id (required)")
+	org := f.String("org", "PARLEY_ORG", "", "organization id (required)")
 	lf := addLicenseFlags(f, "plan: enterprise or standard (required)", "key-file")
 	if err := f.parse(args); err != nil {
 		return err
@@ -385,7 +393,7 @@ func cmdLicenseIssue(ctx context.Context, c *cli, args []string) error {
 func cmdLicenseInstall(ctx context.Context, c *cli, args []string) error {
 	f := newFlagSet("license install", "Verify a licence token and install it as an organization's licence.", c.getenv, c.stderr)
 	af := addAdminFlags(f)
-	org := f.String("org", "", "", "organization id (required)")
+	org := f.String("org", "PARLEY_ORG", "", "organization id (required)")
 	token := f.String("token", "PARLEY_LICENSE_TOKEN", "", "licence token from 'parley license issue' (required)")
 	if err := f.parse(args); err != nil {
 		return err

@@ -127,14 +127,15 @@ func TestKeyCommands(t *testing.T) {
 	env := map[string]string{"PARLEY_DATA": data}
 	org := shellVars(t, mustParley(t, env, "org", "create", "--name", "Acme").stdout)["PARLEY_ORG"]
 
-	created := shellVars(t, mustParley(t, env, "key", "create", "--org", org, "--name", "ci").stdout)
+	created := shellVars(t, mustParley(t, env, "key", "create", "--org", org, "--name", "ci", "--scope", "runtime").stdout)
 	keyID, secret := created["PARLEY_KEY_ID"], created["PARLEY_KEY"]
 	if !strings.HasPrefix(keyID, "key_") || !strings.HasPrefix(secret, "pk_") {
 		t.Fatalf("key create printed %v", created)
 	}
-	list := mustParley(t, env, "key", "list", "--org", org).stdout
-	if !strings.Contains(list, keyID) || !strings.Contains(list, "ci") || strings.Contains(list, secret) {
-		t.Errorf("key list must show the key id and name but never the secret:\n%s", list)
+	// --org may come from PARLEY_ORG, the name org create prints.
+	list := mustParley(t, map[string]string{"PARLEY_DATA": data, "PARLEY_ORG": org}, "key", "list").stdout
+	if !strings.Contains(list, keyID) || !strings.Contains(list, "ci") || !strings.Contains(list, "runtime") || strings.Contains(list, secret) {
+		t.Errorf("key list must show the key id, name and scope but never the secret:\n%s", list)
 	}
 
 	mustParley(t, env, "key", "revoke", "--org", org, "--key", keyID)
@@ -198,6 +199,10 @@ func TestLicenseKeygenRefusesToOverwrite(t *testing.T) {
 func TestCommandLineErrors(t *testing.T) {
 	data := t.TempDir()
 	env := map[string]string{"PARLEY_DATA": data}
+	pub, _, err := license.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name   string
 		args   []string
@@ -210,11 +215,13 @@ func TestCommandLineErrors(t *testing.T) {
 		{"missing required flag", []string{"org", "create"}, 2, "--name is required"},
 		{"bad plan", []string{"org", "create", "--name", "A", "--plan", "gold"}, 2, "--plan must be one of"},
 		{"bad days", []string{"org", "create", "--name", "A", "--plan", "standard", "--days", "0"}, 2, "--days must be positive"},
+		{"bad scope", []string{"key", "create", "--org", "org_x", "--scope", "root"}, 2, "--scope must be one of"},
 		{"bad env prefix", []string{"org", "create", "--name", "A", "--env-prefix", "1X"}, 2, "--env-prefix"},
 		{"unknown org", []string{"key", "create", "--org", "org_missing"}, 1, "not_found"},
 		{"revoke unknown key", []string{"key", "revoke", "--org", "org_missing", "--key", "key_missing"}, 1, "not_found"},
 		{"install garbage token", []string{"license", "install", "--org", "org_x", "--token", "nope"}, 1, "license_required"},
 		{"bad trusted key", []string{"org", "list", "--license-keys", "not-a-key"}, 2, "--license-keys"},
+		{"licence without signing key", []string{"org", "create", "--name", "A", "--plan", "enterprise", "--license-keys", license.EncodePublicKey(pub)}, 2, "--license-key-file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -22,6 +22,7 @@ CREATE TABLE api_keys (
     id         text PRIMARY KEY,
     org_id     text NOT NULL REFERENCES orgs (id),
     name       text NOT NULL,
+    scope      text NOT NULL, -- admin or runtime
     prefix     text NOT NULL,
     hash       bytea NOT NULL UNIQUE,
     created_at timestamptz NOT NULL,

@@ -17,6 +17,7 @@ CREATE TABLE api_keys (
     id         TEXT    PRIMARY KEY,
     org_id     TEXT    NOT NULL REFERENCES orgs (id),
     name       TEXT    NOT NULL,
+    scope      TEXT    NOT NULL, -- admin or runtime
     prefix     TEXT    NOT NULL,
     hash       BLOB    NOT NULL UNIQUE,
     created_at INTEGER NOT NULL,
