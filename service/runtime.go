@@ -133,8 +133,9 @@ func (s *Service) runSession(ctx context.Context, rc *runContext, id domain.Sess
 
 func (s *Service) runRecord(org domain.OrgID, req RunRequest, res RunResult, clockStart, startedAt time.Time) domain.OperationRun {
 	r := domain.OperationRun{
-		ID: res.RunID, OrgID: org, Kind: req.Kind, Name: req.Name, SessionID: req.SessionID,
-		Inputs: req.Inputs, Variable: res.Variable, Output: res.Value,
+		ID: res.RunID, OrgID: org, Kind: req.Kind, Name: printable(req.Name, 80),
+		SessionID: domain.SessionID(printable(string(req.SessionID), maxIDLen)),
+		Inputs:    req.Inputs, Variable: res.Variable, Output: res.Value,
 		Duration: time.Since(clockStart), StartedAt: startedAt,
 	}
 	if res.Error != nil {

@@ -76,3 +76,20 @@ func checkVariable(name string) error {
 func invalidf(format string, args ...any) error {
 	return domain.Errorf(domain.CodeInvalidArgument, format, args...)
 }
+
+// printable makes client text safe to record even when it was refused:
+// valid UTF-8, control characters replaced, at most max runes.
+func printable(v string, max int) string {
+	v = strings.ToValidUTF8(v, "\uFFFD")
+	out := make([]rune, 0, min(len(v), max))
+	for _, r := range v {
+		if len(out) == max {
+			break
+		}
+		if unicode.IsControl(r) {
+			r = '\uFFFD'
+		}
+		out = append(out, r)
+	}
+	return string(out)
+}

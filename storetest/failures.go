@@ -129,6 +129,11 @@ var failureCases = []failureCase{
 	{name: "unknown data operation", code: domain.CodeInvalidArgument, setup: func(w *World) (domain.OrgID, service.RunRequest) {
 		return w.Org, dataOp("delete_everything", nil)
 	}},
+	{name: "unknown data operation with control characters", code: domain.CodeInvalidArgument, setup: func(w *World) (domain.OrgID, service.RunRequest) {
+		req := dataOp("drop\x00table\n"+strings.Repeat("x", 500), nil)
+		req.SessionID = "ses\x00"
+		return w.Org, req
+	}},
 	{name: "unknown action", code: domain.CodeInvalidArgument, setup: func(w *World) (domain.OrgID, service.RunRequest) {
 		return w.Org, service.RunRequest{Kind: domain.KindAction, Name: "find_conversations_by_customer_identifier"}
 	}},
