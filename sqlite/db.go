@@ -49,6 +49,8 @@ type DB struct {
 	// version table through the read pool without ever writing to it.
 	migrator *goose.Provider
 	checker  *goose.Provider
+	// writes runs Update requests in batches on the writer (writer.go).
+	writes writer
 }
 
 var _ domain.Store = (*DB)(nil)
@@ -77,6 +79,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open readers %q: %w", path, err)
 	}
 	db := &DB{path: abs, writer: writer, reader: reader}
+	db.startWriter()
 	if db.migrator, err = newProvider(writer.db); err == nil {
 		db.checker, err = newProvider(reader.db)
 	}
@@ -143,6 +146,7 @@ func notMigrated() error { return domain.Errorf(domain.CodeInternal, "database n
 
 // Close closes both pools and their prepared statements.
 func (db *DB) Close() error {
+	db.stopWriter()
 	return errors.Join(db.reader.close(), db.writer.close())
 }
 
@@ -157,8 +161,9 @@ func (db *DB) View(ctx context.Context, fn func(domain.Tx) error) error {
 	return fn(&tx{sql: sqlTx, stmts: db.reader})
 }
 
-// Update runs fn in a write transaction (BEGIN IMMEDIATE) and commits when
-// fn returns nil. Any error rolls back. A UNIQUE/PRIMARY KEY violation or
+// Update runs fn in a write transaction (BEGIN IMMEDIATE, possibly shared
+// with other waiting Updates under savepoints: see "Group commit") and
+// commits when fn returns nil. Any error rolls back fn's changes. A UNIQUE/PRIMARY KEY violation or
 // SQLITE_BUSY/SQLITE_LOCKED, from fn or from the commit, makes Update run fn
 // again, up to 8 attempts; then it returns an error with
 // domain.CodeConflict. Other errors, domain errors included, are returned
@@ -182,19 +187,7 @@ func (db *DB) Update(ctx context.Context, fn func(domain.Tx) error) error {
 }
 
 func (db *DB) updateOnce(ctx context.Context, fn func(domain.Tx) error) error {
-	sqlTx, err := db.writer.begin(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
-	}
-	// Rolls back when fn fails or panics; a no-op after Commit.
-	defer sqlTx.Rollback() //nolint:errcheck // fn's error is the one to report
-	if err := fn(&tx{sql: sqlTx, stmts: db.writer}); err != nil {
-		return err
-	}
-	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
-	}
-	return nil
+	return db.submit(ctx, fn)
 }
 
 // transient reports whether err is a conflict worth running the

@@ -1,0 +1,189 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/parleyhq/parley/domain"
+)
+
+// Group commit. All writes of a process go through one connection, so
+// concurrent Updates queue up for it. Instead of a transaction each, the
+// writer goroutine takes every request waiting (up to maxBatch, in arrival
+// order) and runs them one after the other in ONE transaction, each inside
+// its own SAVEPOINT: a request that fails is rolled back to its savepoint
+// alone, and the others commit together. The commit, which writes every
+// changed page to the WAL, is then paid once per batch instead of once per
+// request. A request that finds the writer idle runs at once, alone.
+//
+// Requests see the effects of the requests before them in the batch, as
+// they would after those committed; if the commit fails, every request of
+// the batch gets the error, so no caller is told it committed when it did
+// not.
+
+// maxBatch bounds how many requests share a transaction.
+const maxBatch = 64
+
+// errClosed answers requests made after Close.
+var errClosed = errors.New("sqlite: store is closed")
+
+// writeRequest is one Update waiting for the writer.
+type writeRequest struct {
+	ctx  context.Context
+	fn   func(domain.Tx) error
+	done chan error // receives exactly one result
+}
+
+// panicked carries a panic of fn back to the caller's goroutine.
+type panicked struct{ value any }
+
+func (p panicked) Error() string { return fmt.Sprintf("panic in transaction: %v", p.value) }
+
+// writer owns the write connection's goroutine.
+type writer struct {
+	requests chan *writeRequest
+	quit     chan struct{}
+	stopped  chan struct{}
+}
+
+func (db *DB) startWriter() {
+	db.writes = writer{
+		requests: make(chan *writeRequest),
+		quit:     make(chan struct{}),
+		stopped:  make(chan struct{}),
+	}
+	go db.writeLoop()
+}
+
+// stopWriter stops the goroutine after the batch in progress.
+func (db *DB) stopWriter() {
+	select {
+	case <-db.writes.quit:
+	default:
+		close(db.writes.quit)
+	}
+	<-db.writes.stopped
+}
+
+// submit runs fn in the next batch and returns its result.
+func (db *DB) submit(ctx context.Context, fn func(domain.Tx) error) error {
+	req := &writeRequest{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case db.writes.requests <- req:
+	case <-db.writes.quit:
+		return errClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once queued, the writer always answers: wait for it even if ctx is
+	// cancelled, since fn may be running.
+	err := <-req.done
+	if p, ok := err.(panicked); ok {
+		panic(p.value)
+	}
+	return err
+}
+
+func (db *DB) writeLoop() {
+	defer close(db.writes.stopped)
+	batch := make([]*writeRequest, 0, maxBatch)
+	for {
+		select {
+		case req := <-db.writes.requests:
+			batch = append(batch[:0], req)
+		case <-db.writes.quit:
+			return
+		}
+	gather:
+		for len(batch) < maxBatch {
+			select {
+			case req := <-db.writes.requests:
+				batch = append(batch, req)
+			default:
+				break gather
+			}
+		}
+		db.runBatch(batch)
+	}
+}
+
+// runBatch runs the requests in one transaction and answers each.
+func (db *DB) runBatch(batch []*writeRequest) {
+	sqlTx, err := db.writer.begin(context.Background(), nil)
+	if err != nil {
+		answerAll(batch, fmt.Errorf("sqlite: begin: %w", err))
+		return
+	}
+	defer sqlTx.Rollback() //nolint:errcheck // a no-op after Commit
+	applied := batch[:0:0]
+	for i, req := range batch {
+		err, intact := db.runOne(sqlTx, req)
+		if !intact {
+			// SQLite rolled the whole transaction back (I/O error, full
+			// disk): nothing of this batch is applied.
+			answerAll(applied, fmt.Errorf("sqlite: transaction aborted: %w", err))
+			answerAll(batch[i:], fmt.Errorf("sqlite: transaction aborted: %w", err))
+			return
+		}
+		if err != nil {
+			req.done <- err
+			continue
+		}
+		applied = append(applied, req)
+	}
+	if err := sqlTx.Commit(); err != nil {
+		answerAll(applied, fmt.Errorf("sqlite: commit: %w", err))
+		return
+	}
+	answerAll(applied, nil)
+}
+
+// runOne runs one request inside a savepoint. intact is false when the
+// transaction itself is gone and the batch must stop.
+func (db *DB) runOne(sqlTx *sql.Tx, req *writeRequest) (err error, intact bool) {
+	if err := req.ctx.Err(); err != nil {
+		return err, true
+	}
+	if err := db.execPrepared(sqlTx, "SAVEPOINT parley_write"); err != nil {
+		return err, false
+	}
+	err = callFn(req.fn, &tx{sql: sqlTx, stmts: db.writer})
+	if err != nil {
+		if rbErr := db.execPrepared(sqlTx, "ROLLBACK TO parley_write"); rbErr != nil {
+			return errors.Join(err, rbErr), false
+		}
+	}
+	if relErr := db.execPrepared(sqlTx, "RELEASE parley_write"); relErr != nil {
+		return errors.Join(err, relErr), false
+	}
+	return err, true
+}
+
+// execPrepared runs a statement through the writer's statement cache.
+func (db *DB) execPrepared(sqlTx *sql.Tx, query string) error {
+	ctx := context.Background()
+	stmt, err := db.writer.stmt(ctx, sqlTx, query)
+	if err != nil {
+		return err
+	}
+	_, err = stmt.ExecContext(ctx)
+	return err
+}
+
+// callFn runs fn, turning a panic into a panicked error for the caller.
+func callFn(fn func(domain.Tx) error, t domain.Tx) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = panicked{value: v}
+		}
+	}()
+	return fn(t)
+}
+
+func answerAll(reqs []*writeRequest, err error) {
+	for _, req := range reqs {
+		req.done <- err
+	}
+}
