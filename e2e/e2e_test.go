@@ -161,6 +161,20 @@ func TestEndToEndScenario(t *testing.T) {
 	_, err = api.WithAPIKey("pk_not-a-key").GetOrg(ctx)
 	wantProblem(t, err, http.StatusUnauthorized, "unauthorized")
 
+	// A runtime key made with the admin command runs operations but cannot
+	// manage apps.
+	created := runParley(t, bin, "key", "create", "--data", data, "--org", acme.org, "--scope", "runtime", "--env-prefix", "BOT")
+	runtimeKey := regexp.MustCompile(`(?m)^BOT_KEY=(pk_\S+)$`).FindStringSubmatch(created)
+	if runtimeKey == nil {
+		t.Fatalf("parley key create printed %q, want a BOT_KEY=pk_... line", created)
+	}
+	bot := api.WithAPIKey(runtimeKey[1])
+	if got := find(t, bot, newID); !slices.Equal(got, both) {
+		t.Errorf("find(%s) with the runtime key = %v, want %v", newID, got, both)
+	}
+	_, err = bot.CreateApp(ctx, client.CreateAppRequest{Name: "not allowed"})
+	wantProblem(t, err, http.StatusForbidden, "forbidden")
+
 	// Graceful shutdown: SIGTERM, exit 0.
 	srv.stop(t)
 }
@@ -255,11 +269,9 @@ func (s *server) stop(t *testing.T) {
 // orgCredentials are the values "parley org create" prints for eval.
 type orgCredentials struct{ org, key string }
 
-// createOrg runs "parley org create" on the data directory and parses its
-// PREFIX_ORG= and PREFIX_KEY= lines.
-func createOrg(t *testing.T, bin, data, prefix string, args ...string) orgCredentials {
+// runParley runs an admin command of the binary and returns its stdout.
+func runParley(t *testing.T, bin string, args ...string) string {
 	t.Helper()
-	args = append([]string{"org", "create", "--data", data, "--env-prefix", prefix}, args...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = cleanEnv()
 	var stdout, stderr bytes.Buffer
@@ -267,9 +279,17 @@ func createOrg(t *testing.T, bin, data, prefix string, args ...string) orgCreden
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("parley %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 	}
+	return stdout.String()
+}
+
+// createOrg runs "parley org create" on the data directory and parses its
+// PREFIX_ORG= and PREFIX_KEY= lines.
+func createOrg(t *testing.T, bin, data, prefix string, args ...string) orgCredentials {
+	t.Helper()
+	stdout := runParley(t, bin, append([]string{"org", "create", "--data", data, "--env-prefix", prefix}, args...)...)
 	line := regexp.MustCompile(`(?m)^` + prefix + `_(ORG|KEY)=(\S+)$`)
 	var c orgCredentials
-	for _, m := range line.FindAllStringSubmatch(stdout.String(), -1) {
+	for _, m := range line.FindAllStringSubmatch(stdout, -1) {
 		if m[1] == "ORG" {
 			c.org = m[2]
 		} else {
@@ -277,7 +297,7 @@ func createOrg(t *testing.T, bin, data, prefix string, args ...string) orgCreden
 		}
 	}
 	if !strings.HasPrefix(c.org, "org_") || !strings.HasPrefix(c.key, "pk_") {
-		t.Fatalf("parley org create printed %q, want %s_ORG and %s_KEY lines", stdout.String(), prefix, prefix)
+		t.Fatalf("parley org create printed %q, want %s_ORG and %s_KEY lines", stdout, prefix, prefix)
 	}
 	return c
 }

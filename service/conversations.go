@@ -147,6 +147,11 @@ func (s *Service) startConversation(ctx context.Context, tx domain.Tx, org domai
 	if err != nil {
 		return Started{}, err
 	}
+	// A conversation never starts before its customer's identifier
+	// interval (another server's clock may be ahead of this one's).
+	if customer.Identifier != "" {
+		now = laterOf(now, customer.IdentifierSince)
+	}
 	conv := domain.Conversation{
 		ID:                  domain.ConversationID(s.ids.NewID("conv")),
 		OrgID:               org,

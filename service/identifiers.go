@@ -44,6 +44,14 @@ func (s *Service) updateIdentifier(ctx context.Context, tx domain.Tx, org domain
 	}
 	if customer.Identifier != "" {
 		at = laterOf(at, customer.IdentifierSince)
+		// Every conversation started under the old identifier must lie
+		// inside its interval, which is half-open: the change comes after
+		// the newest one. Reading it also makes a concurrent start of a
+		// conversation for this customer a serialization conflict, so one
+		// of the two retries and sees the other.
+		if at, err = s.afterNewestConversation(ctx, tx, org, customer.ID, at); err != nil {
+			return false, nil, err
+		}
 		if err := tx.CloseInterval(ctx, org, customer.ID, customer.Identifier, at); err != nil {
 			return false, nil, err
 		}
@@ -61,6 +69,16 @@ func (s *Service) updateIdentifier(ctx context.Context, tx domain.Tx, org domain
 			"identifier": ident, "conversationId": string(conv.ID),
 		},
 	})
+}
+
+// afterNewestConversation returns at, moved after the start of customer's
+// newest conversation when needed.
+func (s *Service) afterNewestConversation(ctx context.Context, tx domain.Tx, org domain.OrgID, customer domain.CustomerID, at time.Time) (time.Time, error) {
+	newest, err := tx.ListConversations(ctx, org, domain.ConversationFilter{CustomerID: customer, Limit: 1})
+	if err != nil || len(newest) == 0 || at.After(newest[0].StartedAt) {
+		return at, err
+	}
+	return newest[0].StartedAt.Add(time.Microsecond), nil
 }
 
 func takenError(ident string, holder domain.CustomerID) *domain.Error {

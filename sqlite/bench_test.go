@@ -129,6 +129,12 @@ func rawUpdate(w benchWorld, conv domain.ConversationID, ident string) error {
 	if err == nil && !validTo.Valid {
 		return fmt.Errorf("%s is taken", ident)
 	}
+	// The change must come after the customer's newest conversation.
+	var newest int64
+	if err := tx.QueryRowContext(ctx, `SELECT started_at FROM conversations WHERE org_id = ? AND customer_id = ?
+		ORDER BY started_at DESC, id DESC LIMIT 1`, org, customer).Scan(&newest); err != nil {
+		return err
+	}
 	stmts := []struct {
 		query string
 		args  []any

@@ -212,6 +212,30 @@ func AssertIdentifierInvariants(t testing.TB, store domain.Store, org domain.Org
 	for ident, ivs := range byIdent {
 		assertNoOverlap(t, ident, ivs)
 	}
+	assertConversationsInIntervals(t, snap)
+}
+
+// assertConversationsInIntervals checks that every conversation started
+// under an identifier started while its customer held that identifier.
+func assertConversationsInIntervals(t testing.TB, snap Snapshot) {
+	t.Helper()
+	intervals := map[domain.CustomerID][]domain.IdentifierInterval{}
+	for i, c := range snap.Customers {
+		intervals[c.ID] = snap.Intervals[i]
+	}
+	for _, conv := range snap.Conversations {
+		if conv.IdentifierAtStart == "" {
+			continue
+		}
+		covered := false
+		for _, iv := range intervals[conv.CustomerID] {
+			covered = covered || (iv.Identifier == conv.IdentifierAtStart && iv.Covers(conv.StartedAt))
+		}
+		if !covered {
+			t.Fatalf("conversation %s started at %s under %s, but customer %s did not hold it then: %+v",
+				conv.ID, conv.StartedAt, conv.IdentifierAtStart, conv.CustomerID, intervals[conv.CustomerID])
+		}
+	}
 }
 
 func assertNoOverlap(t testing.TB, ident string, ivs []domain.IdentifierInterval) {

@@ -122,8 +122,8 @@ commands:
 		fmt.Fprintf(w, "  %-16s %s\n", cmd.name, cmd.summary)
 	}
 	fmt.Fprint(w, `
-Run 'parley <command> -h' for the flags of a command. Every flag can also be
-set with the environment variable named in its help (PARLEY_...); a flag on
-the command line wins over the environment.
+Run 'parley <command> -h' for the flags of a command. A flag whose help names
+an environment variable (PARLEY_...) can also be set by it; a flag on the
+command line wins over the environment.
 `)
 }

@@ -1,0 +1,309 @@
+package postgres_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/parleyhq/parley/domain"
+	"github.com/parleyhq/parley/postgres"
+	"github.com/parleyhq/parley/service"
+	"github.com/parleyhq/parley/storetest"
+)
+
+// The benchmarks compare the store path (service.Run on the PostgreSQL
+// backend: validation, licence check, run recording) with hand-written SQL
+// writing the same rows in one transaction, at the isolation level of the
+// store's Update (SERIALIZABLE), through a pool of its own on the same
+// database. They mirror sqlite/bench_test.go; docs/PERFORMANCE.md records
+// the results and the command. They skip unless PARLEY_TEST_POSTGRES is set.
+
+// rawTxOptions are the options of the store's Update transactions.
+var rawTxOptions = pgx.TxOptions{IsoLevel: pgx.Serializable, AccessMode: pgx.ReadWrite}
+
+// benchWorld is a migrated store with a World, plus a raw pool on the same
+// database.
+type benchWorld struct {
+	*storetest.World
+	raw *pgxpool.Pool
+}
+
+func newBenchWorld(b *testing.B) benchWorld {
+	b.Helper()
+	ctx := context.Background()
+	url := postgres.NewTestDatabase(b)
+	db, err := postgres.Open(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	raw, err := pgxpool.New(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(raw.Close)
+	return benchWorld{World: storetest.NewWorld(b, db), raw: raw}
+}
+
+// BenchmarkUpdateCustomerIdentifier: each iteration moves one customer to
+// an identifier nobody holds (close interval, open interval, set the
+// customer, event, run record).
+func BenchmarkUpdateCustomerIdentifier(b *testing.B) {
+	const customers = 1000
+	w := newBenchWorld(b)
+	convs := make([]service.Started, 2*customers)
+	for i := range convs {
+		convs[i] = w.Start(fmt.Sprintf("ext:bench-%d-0", i))
+	}
+	// target is the conversation and new identifier of the next iteration;
+	// the store uses the first half of the customers, raw the second. The
+	// counters outlive b.Run's probing runs, so every call really moves a
+	// customer to an identifier it does not hold.
+	next := map[int]int{}
+	target := func(offset int) (domain.ConversationID, string) {
+		n := next[offset]
+		next[offset]++
+		i := offset + n%customers
+		return convs[i].Conversation.ID, fmt.Sprintf("ext:bench-%d-%d", i, (n/customers+1)%2)
+	}
+	b.Run("store", func(b *testing.B) {
+		b.ReportAllocs()
+		for n := 0; n < b.N; n++ {
+			conv, ident := target(0)
+			w.Clock.Advance(time.Millisecond)
+			res := w.Update(conv, ident)
+			if res.Value != true {
+				b.Fatalf("update: %+v", res)
+			}
+		}
+	})
+	b.Run("raw", func(b *testing.B) {
+		b.ReportAllocs()
+		for n := 0; n < b.N; n++ {
+			conv, ident := target(customers)
+			w.Clock.Advance(time.Millisecond)
+			if err := rawUpdate(w, conv, ident); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// rawUpdate is update_customer_identifier by hand: the reads a correct
+// implementation needs (conversation, customer, current holder) and the
+// same writes as the store.
+func rawUpdate(w benchWorld, conv domain.ConversationID, ident string) error {
+	ctx, org, now := context.Background(), string(w.Org), w.Clock.Now().UTC().Truncate(time.Microsecond)
+	tx, err := w.raw.BeginTx(ctx, rawTxOptions)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	var deployment *string
+	var status, customer string
+	if err := tx.QueryRow(ctx, `SELECT deployment_id, status, customer_id FROM conversations WHERE id = $1 AND org_id = $2`,
+		conv, org).Scan(&deployment, &status, &customer); err != nil {
+		return err
+	}
+	var current *string
+	var since *time.Time
+	if err := tx.QueryRow(ctx, `SELECT identifier, identifier_since FROM customers WHERE id = $1 AND org_id = $2`,
+		customer, org).Scan(&current, &since); err != nil {
+		return err
+	}
+	var holder string
+	var validTo *time.Time
+	err = tx.QueryRow(ctx, `SELECT customer_id, valid_to FROM identifier_intervals
+		WHERE org_id = $1 AND identifier = $2 ORDER BY valid_from DESC LIMIT 1`, org, ident).Scan(&holder, &validTo)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return err
+	}
+	if err == nil && validTo == nil {
+		return fmt.Errorf("%s is taken", ident)
+	}
+	// The change must come after the customer's newest conversation.
+	var newest time.Time
+	if err := tx.QueryRow(ctx, `SELECT started_at FROM conversations WHERE org_id = $1 AND customer_id = $2
+		ORDER BY started_at DESC, id DESC LIMIT 1`, org, customer).Scan(&newest); err != nil {
+		return err
+	}
+	stmts := []rawStatement{
+		{`UPDATE identifier_intervals SET valid_to = $1 WHERE org_id = $2 AND customer_id = $3 AND identifier = $4 AND valid_to IS NULL`,
+			[]any{now, org, customer, *current}},
+		{`INSERT INTO identifier_intervals (org_id, customer_id, identifier, valid_from) VALUES ($1, $2, $3, $4)`,
+			[]any{org, customer, ident, now}},
+		{`UPDATE customers SET identifier = $1, identifier_since = $2 WHERE id = $3 AND org_id = $4`,
+			[]any{ident, now, customer, org}},
+		{`INSERT INTO events (org_id, type, subject, payload, created_at) VALUES ($1, $2, $3, $4, $5)`,
+			[]any{org, domain.EventCustomerIdentifierChanged, customer, mustJSON(map[string]any{
+				"customerId": customer, "previous": *current, "identifier": ident, "conversationId": string(conv)}), now}},
+		rawRun(w, service.OpUpdateCustomerIdentifier, map[string]any{"conversationId": string(conv), "customerIdentifier": ident},
+			"customer-identifier", true, now),
+	}
+	for _, s := range stmts {
+		if _, err := tx.Exec(ctx, s.query, s.args...); err != nil {
+			return err
+		}
+	}
+	return tx.Commit(ctx)
+}
+
+// rawStatement is one statement of a raw transaction.
+type rawStatement struct {
+	query string
+	args  []any
+}
+
+// rawRun is the operation_runs insert the store makes for every run.
+func rawRun(w benchWorld, name string, inputs map[string]any, variable string, output any, now time.Time) rawStatement {
+	return rawStatement{
+		`INSERT INTO operation_runs (id, org_id, kind, name, session_id, inputs, variable, output, error_code, error_message,
+			duration_us, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		[]any{w.IDs.NewID("run"), string(w.Org), string(domain.KindDataOperation), name, "", mustJSON(inputs), variable,
+			mustJSON(output), "", "", 1, now},
+	}
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+// BenchmarkFindConversations finds the 20 conversations of one customer in
+// databases of 10^4 and 10^6 conversations.
+func BenchmarkFindConversations(b *testing.B) {
+	for _, total := range []int{10_000, 1_000_000} {
+		b.Run(fmt.Sprintf("conversations=%d", total), func(b *testing.B) {
+			w := newBenchWorld(b)
+			customers := total / perCustomer
+			if err := seedConversations(w, customers); err != nil {
+				b.Fatal(err)
+			}
+			ident := func(n int) string { return fmt.Sprintf("ext:c%d", (n*7919)%customers) }
+			b.Run("store", func(b *testing.B) {
+				b.ReportAllocs()
+				for n := 0; n < b.N; n++ {
+					if got := w.Find(ident(n), nil); len(got) != perCustomer {
+						b.Fatalf("found %d conversations, want %d", len(got), perCustomer)
+					}
+				}
+			})
+			b.Run("raw", func(b *testing.B) {
+				b.ReportAllocs()
+				for n := 0; n < b.N; n++ {
+					got, err := rawFind(w, ident(n))
+					if err != nil || len(got) != perCustomer {
+						b.Fatalf("found %d conversations (%v), want %d", len(got), err, perCustomer)
+					}
+				}
+			})
+		})
+	}
+}
+
+// perCustomer is how many conversations each seeded customer has.
+const perCustomer = 20
+
+// rawFind resolves the current holder, lists its conversations newest
+// first and records the run, in one transaction as the store does.
+func rawFind(w benchWorld, ident string) ([]string, error) {
+	ctx, org := context.Background(), string(w.Org)
+	tx, err := w.raw.BeginTx(ctx, rawTxOptions)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(ctx)
+	var customer string
+	var validTo *time.Time
+	if err := tx.QueryRow(ctx, `SELECT customer_id, valid_to FROM identifier_intervals
+		WHERE org_id = $1 AND identifier = $2 ORDER BY valid_from DESC LIMIT 1`, org, ident).Scan(&customer, &validTo); err != nil {
+		return nil, err
+	}
+	rows, err := tx.Query(ctx, `SELECT id FROM conversations WHERE org_id = $1 AND customer_id = $2
+		ORDER BY started_at DESC, id DESC`, org, customer)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	run := rawRun(w, service.OpFindConversations, map[string]any{"customerIdentifier": ident}, "conversation-ids", ids,
+		w.Clock.Now().UTC().Truncate(time.Microsecond))
+	if _, err := tx.Exec(ctx, run.query, run.args...); err != nil {
+		return nil, err
+	}
+	return ids, tx.Commit(ctx)
+}
+
+// seedConversations bulk-loads (COPY) customers ext:c0..ext:cN-1, each
+// holding its identifier with perCustomer conversations on the world's
+// deployment, then vacuums and analyzes the tables, as autovacuum would
+// soon after a load: without it, the first reader of each freshly copied
+// page sets its hint bits and cannot use index-only scans, a cost that
+// would fall on whichever sub-benchmark runs first.
+func seedConversations(w benchWorld, customers int) error {
+	ctx := context.Background()
+	org, dep, resource := string(w.Org), string(w.Deployment.ID), string(w.Resource.ID)
+	start := storetest.Epoch
+	customerID := func(c int) string { return fmt.Sprintf("cus_seed%07d", c) }
+	identifier := func(c int) string { return fmt.Sprintf("ext:c%d", c) }
+	tx, err := w.raw.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	copies := []struct {
+		table   string
+		columns []string
+		rows    int
+		row     func(i int) []any
+	}{
+		{"customers", []string{"id", "org_id", "identifier", "identifier_since", "created_at"}, customers,
+			func(c int) []any { return []any{customerID(c), org, identifier(c), start, start} }},
+		{"identifier_intervals", []string{"org_id", "customer_id", "identifier", "valid_from"}, customers,
+			func(c int) []any { return []any{org, customerID(c), identifier(c), start} }},
+		{"conversations", []string{"id", "org_id", "deployment_id", "app_id", "resource_id", "customer_id", "session_id",
+			"status", "customer_destination", "identifier_at_start", "started_at"}, customers * perCustomer,
+			func(i int) []any {
+				// Row i is conversation k of customer c; customers are
+				// interleaved in time, as real traffic does.
+				k, c := i/customers, i%customers
+				conv := fmt.Sprintf("conv_seed%07d_%02d", c, k)
+				return []any{conv, org, dep, string(w.Deployment.AppID), resource, customerID(c), "ses_" + conv,
+					"live", "web-" + conv, identifier(c), start.Add(time.Duration(i) * time.Microsecond)}
+			}},
+	}
+	for _, cp := range copies {
+		src := pgx.CopyFromFunc(func() func() ([]any, error) {
+			i := 0
+			return func() ([]any, error) {
+				if i == cp.rows {
+					return nil, nil
+				}
+				i++
+				return cp.row(i - 1), nil
+			}
+		}())
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{cp.table}, cp.columns, src); err != nil {
+			return fmt.Errorf("copy %s: %w", cp.table, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	_, err = w.raw.Exec(ctx, `VACUUM ANALYZE`)
+	return err
+}
