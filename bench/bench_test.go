@@ -3,11 +3,15 @@ package bench
 import (
 	"context"
 	"crypto/ed25519"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parleyhq/parley/client"
 	"github.com/parleyhq/parley/clock"
@@ -157,5 +161,37 @@ func TestRunReportsFailedCalls(t *testing.T) {
 	}
 	if s := report.Comparisons[0].InProcess; s.Errors != 0 || s.Ops == 0 {
 		t.Errorf("licensed driver stats = %+v, want only successes", s)
+	}
+}
+
+// TestHTTPSpreadsClientsOverNodes drives two servers of one store: every
+// benchmark client sticks to one server, and both servers get calls.
+func TestHTTPSpreadsClientsOverNodes(t *testing.T) {
+	local, remote := newFixture(t), newFixture(t)
+	localOrg, _ := local.org(t, true)
+	_, key := remote.org(t, true)
+	var calls [2]atomic.Int64
+	var nodes []*client.Client
+	for i := range calls {
+		h := httpapi.New(httpapi.Config{Service: remote.svc, Store: remote.store, Metrics: prometheus.NewRegistry()})
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.URL.Path, "/v1/data-operations/") {
+				calls[i].Add(1)
+			}
+			h.ServeHTTP(w, r)
+		}))
+		t.Cleanup(srv.Close)
+		nodes = append(nodes, client.New(srv.URL, key))
+	}
+	report, err := Run(context.Background(), Config{Clients: 4, Duration: 100 * time.Millisecond},
+		&HTTP{Client: nodes[0], Nodes: nodes}, &InProcess{Service: local.svc, Org: localOrg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls[0].Load() == 0 || calls[1].Load() == 0 {
+		t.Fatalf("data operation calls per server = %d, %d; want both used", calls[0].Load(), calls[1].Load())
+	}
+	if got := int64(report.Comparisons[0].HTTP.Ops + report.Comparisons[1].HTTP.Ops); got != calls[0].Load()+calls[1].Load() {
+		t.Fatalf("report counts %d HTTP calls, servers saw %d", got, calls[0].Load()+calls[1].Load())
 	}
 }

@@ -9,11 +9,17 @@ import (
 	"github.com/parleyhq/parley/client"
 )
 
-// HTTP drives a Parley server through the Go client.
+// HTTP drives one or several Parley servers (on one database) through the
+// Go client.
 type HTTP struct {
 	// Client is authenticated with an API key of an org holding a valid
-	// ENTERPRISE licence.
+	// ENTERPRISE licence; it sets the benchmark up.
 	Client *client.Client
+	// Nodes, when set, are clients of several servers of the same
+	// deployment: benchmark client i calls Nodes[i % len(Nodes)].
+	Nodes []*client.Client
+
+	node map[string]*client.Client // by conversation, filled by Setup
 }
 
 var _ Driver = (*HTTP)(nil)
@@ -50,6 +56,7 @@ func (d *HTTP) Setup(ctx context.Context, n int) ([]string, error) {
 		return nil, err
 	}
 	convs := make([]string, n)
+	d.node = make(map[string]*client.Client, n)
 	for i := range convs {
 		st, err := d.Client.StartConversation(ctx, client.StartConversationRequest{
 			DeploymentID: dep.ID, ResourceID: res.ID, CustomerDestination: fmt.Sprintf("bench-session-%d", i),
@@ -58,13 +65,17 @@ func (d *HTTP) Setup(ctx context.Context, n int) ([]string, error) {
 			return nil, err
 		}
 		convs[i] = st.Conversation.ID
+		d.node[st.Conversation.ID] = d.Client
+		if len(d.Nodes) > 0 {
+			d.node[st.Conversation.ID] = d.Nodes[i%len(d.Nodes)]
+		}
 	}
 	return convs, nil
 }
 
 // Update runs update_customer_identifier over HTTP.
 func (d *HTTP) Update(ctx context.Context, conversation, identifier string) error {
-	res, err := d.Client.RunDataOperation(ctx, OpUpdate, client.RunRequest{
+	res, err := d.node[conversation].RunDataOperation(ctx, OpUpdate, client.RunRequest{
 		Inputs: map[string]any{"conversationId": conversation, "customerIdentifier": identifier},
 	})
 	if err != nil {
@@ -82,7 +93,7 @@ func (d *HTTP) Update(ctx context.Context, conversation, identifier string) erro
 
 // Find runs find_conversations_by_customer_identifier over HTTP.
 func (d *HTTP) Find(ctx context.Context, identifier, conversation string) error {
-	res, err := d.Client.RunDataOperation(ctx, OpFind, client.RunRequest{
+	res, err := d.node[conversation].RunDataOperation(ctx, OpFind, client.RunRequest{
 		Inputs: map[string]any{"customerIdentifier": identifier},
 	})
 	if err != nil {

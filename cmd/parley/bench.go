@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/parleyhq/parley/bench"
@@ -34,7 +35,7 @@ func parseBenchFlags(c *cli, args []string) (benchConfig, error) {
 		"find_conversations_by_customer_identifier; print throughput and p50/p99 latency beside the in-process\n"+
 		"figure (the same number of goroutines calling service.Run on a fresh store of the same kind).\n"+
 		"Give --url and --key (an API key of an org with an ENTERPRISE licence), or --self.", c.getenv, c.stderr)
-	url := f.String("url", "PARLEY_URL", "", "base URL of the server to drive, such as http://127.0.0.1:8080")
+	url := f.String("url", "PARLEY_URL", "", "base URL of the server to drive, such as http://127.0.0.1:8080; a comma-separated list spreads the clients over several servers of one database")
 	key := f.String("key", "PARLEY_KEY", "", "API key of an org with an ENTERPRISE licence on --url")
 	self := f.Bool("self", "", false, "start a server in this process on a temporary database instead of using --url")
 	clients := f.Int("clients", "", 32, "concurrent clients")
@@ -94,7 +95,11 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 		}
 		defer stop()
 	}
-	api := client.New(target, key, client.WithHTTPClient(bench.NewHTTPClient(cfg.clients)))
+	httpClient := bench.NewHTTPClient(cfg.clients)
+	var nodes []*client.Client
+	for _, u := range strings.Split(target, ",") {
+		nodes = append(nodes, client.New(strings.TrimSpace(u), key, client.WithHTTPClient(httpClient)))
+	}
 
 	store := "SQLite (temporary files)"
 	if cfg.database != "" {
@@ -103,7 +108,7 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 	fmt.Fprintf(c.stdout, "# parley bench: %d clients, %s per operation and driver; HTTP target %s%s; in-process store %s\n",
 		cfg.clients, cfg.duration, target, map[bool]string{true: " (--self, in this process)"}[cfg.self], store)
 	report, runErr := bench.Run(ctx, bench.Config{Clients: cfg.clients, Duration: cfg.duration, Progress: c.stderr},
-		&bench.HTTP{Client: api}, &bench.InProcess{Service: inProcess, Org: inOrg})
+		&bench.HTTP{Client: nodes[0], Nodes: nodes}, &bench.InProcess{Service: inProcess, Org: inOrg})
 	if len(report.Comparisons) > 0 {
 		if err := report.Print(c.stdout); err != nil {
 			return err
