@@ -4,43 +4,32 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/parleyhq/parley/client"
-)
-
-// startupTimeout bounds how long the server may take to become ready, and
-// shutdownTimeout how long it may take to exit after SIGTERM.
-const (
-	startupTimeout  = 60 * time.Second
-	shutdownTimeout = 15 * time.Second
+	"github.com/parleyhq/parley/e2e/proc"
 )
 
 func TestEndToEndScenario(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the parley binary")
 	}
-	bin := buildParley(t)
+	bin := proc.Build(t)
 	data := t.TempDir()
-	srv := startServer(t, bin, data)
+	srv := proc.Start(t, bin, "--data", data)
+	if !strings.Contains(srv.Logs(), "created a development operator key pair") {
+		t.Errorf("server log does not name the development key:\n%s", srv.Logs())
+	}
 	ctx := context.Background()
 
 	// An org with an ENTERPRISE licence, created with the admin command.
 	acme := createOrg(t, bin, data, "PARLEY", "--name", "Acme", "--plan", "enterprise")
-	api := client.New(srv.url, acme.key)
+	api := client.New(srv.URL(), acme.key)
 	org, err := api.GetOrg(ctx)
 	must(t, err)
 	if org.ID != acme.org || org.License == nil || org.License.Plan != "enterprise" {
@@ -163,12 +152,12 @@ func TestEndToEndScenario(t *testing.T) {
 
 	// A runtime key made with the admin command runs operations but cannot
 	// manage apps.
-	created := runParley(t, bin, "key", "create", "--data", data, "--org", acme.org, "--scope", "runtime", "--env-prefix", "BOT")
-	runtimeKey := regexp.MustCompile(`(?m)^BOT_KEY=(pk_\S+)$`).FindStringSubmatch(created)
-	if runtimeKey == nil {
+	created := proc.Run(t, bin, "key", "create", "--data", data, "--org", acme.org, "--scope", "runtime", "--env-prefix", "BOT")
+	runtimeKey := proc.ShellVars(created)["BOT_KEY"]
+	if !isAPIKey(runtimeKey) {
 		t.Fatalf("parley key create printed %q, want a BOT_KEY=pk_... line", created)
 	}
-	bot := api.WithAPIKey(runtimeKey[1])
+	bot := api.WithAPIKey(runtimeKey)
 	if got := find(t, bot, newID); !slices.Equal(got, both) {
 		t.Errorf("find(%s) with the runtime key = %v, want %v", newID, got, both)
 	}
@@ -176,142 +165,29 @@ func TestEndToEndScenario(t *testing.T) {
 	wantProblem(t, err, http.StatusForbidden, "forbidden")
 
 	// Graceful shutdown: SIGTERM, exit 0.
-	srv.stop(t)
-}
-
-// server is a running "parley serve".
-type server struct {
-	cmd    *exec.Cmd
-	url    string
-	output *syncBuffer
-	done   chan struct{} // closed when the process has exited
-	err    error         // its exit error, set before done is closed
-}
-
-// buildParley builds the binary into a temporary directory.
-func buildParley(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "parley")
-	cmd := exec.Command("go", "build", "-o", bin, "../cmd/parley")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// startServer starts "parley serve" on a free port with the data directory
-// and waits until /readyz answers.
-func startServer(t *testing.T, bin, data string) *server {
-	t.Helper()
-	addrFile := filepath.Join(t.TempDir(), "addr")
-	s := &server{output: &syncBuffer{}, done: make(chan struct{})}
-	s.cmd = exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--addr-file", addrFile, "--data", data)
-	s.cmd.Env = cleanEnv()
-	s.cmd.Stdout, s.cmd.Stderr = s.output, s.output
-	must(t, s.cmd.Start())
-	go func() {
-		s.err = s.cmd.Wait()
-		close(s.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-s.done:
-		default:
-			_ = s.cmd.Process.Kill()
-			<-s.done
-		}
-		if t.Failed() {
-			t.Logf("server output:\n%s", s.output.String())
-		}
-	})
-
-	deadline := time.Now().Add(startupTimeout)
-	for {
-		if b, err := os.ReadFile(addrFile); err == nil {
-			s.url = "http://" + strings.TrimSpace(string(b))
-			if client.New(s.url, "").Ready(context.Background()) == nil {
-				break
-			}
-		}
-		select {
-		case <-s.done:
-			t.Fatalf("parley serve exited early: %v\n%s", s.err, s.output.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("parley serve not ready after %s\n%s", startupTimeout, s.output.String())
-		}
-	}
-	out := s.output.String()
-	if !strings.Contains(out, "listening on "+s.url) || !strings.Contains(out, "created a development operator key pair") {
-		t.Errorf("server log does not name its address %s and the development key:\n%s", s.url, out)
-	}
-	return s
-}
-
-// stop sends SIGTERM and expects a clean exit.
-func (s *server) stop(t *testing.T) {
-	t.Helper()
-	must(t, s.cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case <-s.done:
-		if s.err != nil {
-			t.Fatalf("parley serve exited with %v after SIGTERM\n%s", s.err, s.output.String())
-		}
-	case <-time.After(shutdownTimeout):
-		t.Fatalf("parley serve still running %s after SIGTERM\n%s", shutdownTimeout, s.output.String())
-	}
-	if !strings.Contains(s.output.String(), "stopped") {
-		t.Errorf("server log does not say it stopped:\n%s", s.output.String())
-	}
+	srv.Stop(t)
 }
 
 // orgCredentials are the values "parley org create" prints for eval.
 type orgCredentials struct{ org, key string }
 
-// runParley runs an admin command of the binary and returns its stdout.
-func runParley(t *testing.T, bin string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = cleanEnv()
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("parley %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-	}
-	return stdout.String()
-}
-
 // createOrg runs "parley org create" on the data directory and parses its
 // PREFIX_ORG= and PREFIX_KEY= lines.
 func createOrg(t *testing.T, bin, data, prefix string, args ...string) orgCredentials {
 	t.Helper()
-	stdout := runParley(t, bin, append([]string{"org", "create", "--data", data, "--env-prefix", prefix}, args...)...)
-	line := regexp.MustCompile(`(?m)^` + prefix + `_(ORG|KEY)=(\S+)$`)
-	var c orgCredentials
-	for _, m := range line.FindAllStringSubmatch(stdout, -1) {
-		if m[1] == "ORG" {
-			c.org = m[2]
-		} else {
-			c.key = m[2]
-		}
-	}
-	if !strings.HasPrefix(c.org, "org_") || !strings.HasPrefix(c.key, "pk_") {
+	stdout := proc.Run(t, bin, append([]string{"org", "create", "--data", data, "--env-prefix", prefix}, args...)...)
+	vars := proc.ShellVars(stdout)
+	c := orgCredentials{org: vars[prefix+"_ORG"], key: vars[prefix+"_KEY"]}
+	if !strings.HasPrefix(c.org, "org_") || !isAPIKey(c.key) {
 		t.Fatalf("parley org create printed %q, want %s_ORG and %s_KEY lines", stdout, prefix, prefix)
 	}
 	return c
 }
 
-// cleanEnv is the environment without PARLEY_ variables, so the
-// developer's settings do not leak into the test.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "PARLEY_") {
-			env = append(env, kv)
-		}
-	}
-	return env
+// isAPIKey reports whether s looks like an API key: pk_ and more.
+func isAPIKey(s string) bool {
+	rest, ok := strings.CutPrefix(s, "pk_")
+	return ok && rest != ""
 }
 
 func runOp(t *testing.T, api *client.Client, name string, req client.RunRequest) *client.RunResult {
@@ -357,23 +233,4 @@ func deref[T any](p *T) T {
 		return zero
 	}
 	return *p
-}
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a child
-// process's stdout and stderr.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -35,7 +35,7 @@ func raceUpdates(t *testing.T, open Opener) {
 	}
 	results := make([]service.RunResult, racers)
 	errs := make([]error, racers)
-	runConcurrently(racers, func(i int) {
+	RunConcurrently(racers, func(i int) {
 		results[i], errs[i] = services[i%len(services)].Run(context.Background(), w.Org, service.RunRequest{
 			Kind: domain.KindDataOperation, Name: service.OpUpdateCustomerIdentifier,
 			Inputs: map[string]any{"conversationId": string(convs[i].Conversation.ID), "customerIdentifier": "tel:+1 555 010 0000"},
@@ -84,7 +84,7 @@ func raceUpdatesAndStarts(t *testing.T, open Opener) {
 	updates := make([]service.RunResult, racers)
 	starts := make([]service.Started, racers)
 	errs := make([]error, 2*racers)
-	runConcurrently(2*racers, func(i int) {
+	RunConcurrently(2*racers, func(i int) {
 		svc, ctx := services[i%len(services)], context.Background()
 		if i%2 == 0 {
 			updates[i/2], errs[i] = svc.Run(ctx, w.Org, service.RunRequest{
@@ -137,8 +137,8 @@ func servicesOn(w *World, stores []domain.Store) []*service.Service {
 	return out
 }
 
-// runConcurrently runs fn(0..n-1) in n goroutines released at once.
-func runConcurrently(n int, fn func(i int)) {
+// RunConcurrently runs fn(0..n-1) in n goroutines released at once.
+func RunConcurrently(n int, fn func(i int)) {
 	var ready, done sync.WaitGroup
 	start := make(chan struct{})
 	ready.Add(n)

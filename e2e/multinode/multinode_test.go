@@ -9,13 +9,13 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/parleyhq/parley/client"
 	"github.com/parleyhq/parley/domain"
+	"github.com/parleyhq/parley/e2e/proc"
 	"github.com/parleyhq/parley/postgres"
 	"github.com/parleyhq/parley/storetest"
 )
@@ -48,7 +48,7 @@ func releases(i int) bool { return i%2 == 0 }
 // deployment to start conversations on.
 type cluster struct {
 	databaseURL string
-	nodes       []*node
+	nodes       []*proc.Server
 	org         domain.OrgID
 	apis        []*client.Client // one per node, all with the org's admin key
 	deployment  string
@@ -63,7 +63,7 @@ func TestMultiNodeIdentifierRace(t *testing.T) {
 		t.Skip("builds the binary and runs three server processes")
 	}
 	databaseURL := postgres.NewTestDatabase(t)
-	c := newCluster(t, buildParley(t), databaseURL)
+	c := newCluster(t, proc.Build(t), databaseURL)
 
 	race := newRace(t, c)
 	race.run(t, c)
@@ -74,7 +74,7 @@ func TestMultiNodeIdentifierRace(t *testing.T) {
 	race.verify(t, c)
 
 	for _, n := range c.nodes {
-		n.stop(t)
+		n.Stop(t)
 	}
 }
 
@@ -85,12 +85,12 @@ func newCluster(t *testing.T, bin, databaseURL string) *cluster {
 	t.Helper()
 	ctx := context.Background()
 	keyDir := t.TempDir()
-	publicKey := shellVars(runParley(t, bin, "license", "keygen", "--out-dir", keyDir))["PARLEY_LICENSE_KEYS"]
+	publicKey := proc.ShellVars(proc.Run(t, bin, "license", "keygen", "--out-dir", keyDir))["PARLEY_LICENSE_KEYS"]
 	if publicKey == "" {
 		t.Fatal("parley license keygen printed no PARLEY_LICENSE_KEYS line")
 	}
 	store := []string{"--database", databaseURL, "--license-keys", publicKey}
-	runParley(t, bin, "migrate", "--data", t.TempDir(), "--database", databaseURL)
+	proc.Run(t, bin, "migrate", "--data", t.TempDir(), "--database", databaseURL)
 
 	c := &cluster{databaseURL: databaseURL}
 	// Many clients share each node: keep their connections alive.
@@ -98,20 +98,20 @@ func newCluster(t *testing.T, bin, databaseURL string) *cluster {
 	t.Cleanup(transport.CloseIdleConnections)
 	httpClient := &http.Client{Transport: transport, Timeout: 2 * time.Minute}
 	for range nodeCount {
-		c.nodes = append(c.nodes, startNode(t, bin, append([]string{"--data", t.TempDir()}, store...)...))
+		c.nodes = append(c.nodes, proc.Start(t, bin, append([]string{"--data", t.TempDir()}, store...)...))
 	}
 
-	created := shellVars(runParley(t, bin, append([]string{"org", "create", "--data", t.TempDir(), "--name", "Acme",
+	created := proc.ShellVars(proc.Run(t, bin, append([]string{"org", "create", "--data", t.TempDir(), "--name", "Acme",
 		"--plan", "enterprise", "--license-key-file", filepath.Join(keyDir, "operator-key.priv")}, store...)...))
 	c.org = domain.OrgID(created["PARLEY_ORG"])
 	if c.org == "" || created["PARLEY_KEY"] == "" {
 		t.Fatalf("parley org create printed %v, want PARLEY_ORG and PARLEY_KEY", created)
 	}
 	for _, n := range c.nodes {
-		api := client.New(n.url, created["PARLEY_KEY"], client.WithHTTPClient(httpClient))
+		api := client.New(n.URL(), created["PARLEY_KEY"], client.WithHTTPClient(httpClient))
 		org, err := api.GetOrg(ctx)
 		if err != nil || org.License == nil || org.License.Plan != "enterprise" {
-			t.Fatalf("GET /v1/org on %s = %+v, %v; want the org with its enterprise licence", n.url, org, err)
+			t.Fatalf("GET /v1/org on %s = %+v, %v; want the org with its enterprise licence", n.URL(), org, err)
 		}
 		c.apis = append(c.apis, api)
 	}
@@ -180,7 +180,7 @@ func newRace(t *testing.T, c *cluster) *race {
 			k++
 		}
 	}
-	forEach(len(r.updaters), func(j int) {
+	storetest.RunConcurrently(len(r.updaters), func(j int) {
 		u := r.updaters[j]
 		own := ""
 		if j%2 == 0 {
@@ -202,7 +202,7 @@ func newRace(t *testing.T, c *cluster) *race {
 // run releases every client at once and waits for all of them.
 func (r *race) run(t *testing.T, c *cluster) {
 	t.Helper()
-	forEach(len(r.updaters)+len(r.starters), func(k int) {
+	storetest.RunConcurrently(len(r.updaters)+len(r.starters), func(k int) {
 		if k < len(r.updaters) {
 			r.runUpdater(t, c, r.updaters[k])
 		} else {
@@ -256,7 +256,7 @@ func (r *race) runStarter(t *testing.T, c *cluster, s *starter) {
 func (r *race) finalStarts(t *testing.T, c *cluster) {
 	t.Helper()
 	r.final = make([]*client.StartedConversation, identifiers)
-	forEach(identifiers, func(i int) {
+	storetest.RunConcurrently(identifiers, func(i int) {
 		st, err := r.start(c, i, fmt.Sprintf("web-final-%d", i), sharedIdentifier(i))
 		if err != nil {
 			t.Errorf("final start with %s: %v", sharedIdentifier(i), err)
@@ -315,25 +315,6 @@ func retryConflicts[T any](r *race, fn func() (T, error)) (T, error) {
 		}
 		r.conflicts.Add(1)
 	}
-}
-
-// forEach runs fn(0..n-1) in n goroutines released at once and waits.
-func forEach(n int, fn func(i int)) {
-	var ready, done sync.WaitGroup
-	start := make(chan struct{})
-	ready.Add(n)
-	done.Add(n)
-	for i := range n {
-		go func() {
-			defer done.Done()
-			ready.Done()
-			<-start
-			fn(i)
-		}()
-	}
-	ready.Wait()
-	close(start)
-	done.Wait()
 }
 
 func must(t *testing.T, err error) {
