@@ -37,6 +37,9 @@ var pragmas = []string{
 	"journal_mode(WAL)",
 	"synchronous(NORMAL)",
 	"foreign_keys(1)",
+	// Savepoints (group commit) journal the pages they change; in memory,
+	// not in a temporary file.
+	"temp_store(MEMORY)",
 }
 
 // DB is a Parley store on one SQLite file. It implements domain.Store and is
