@@ -18,6 +18,11 @@ type Store interface {
 	// runs fn again, a bounded number of times, so fn must have no effect
 	// outside the transaction. When retries run out it returns CodeConflict.
 	Update(ctx context.Context, fn func(Tx) error) error
+	// UpdateOrg is Update for a transaction that writes the rows of one
+	// org. It is also serialized with every other UpdateOrg of that org,
+	// across server processes, so that concurrent writers of one org wait
+	// for each other instead of failing each other's transactions.
+	UpdateOrg(ctx context.Context, org OrgID, fn func(Tx) error) error
 	// Ready returns nil when the database is reachable and fully migrated.
 	Ready(ctx context.Context) error
 	Close() error

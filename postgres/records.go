@@ -87,7 +87,7 @@ func scanEvent(row scanner) (domain.Event, error) {
 // commit, so the org's events commit in Seq order and a reader that has
 // seen Seq n never later finds a new event below n.
 func (t *tx) AppendEvent(ctx context.Context, e domain.Event) error {
-	if err := t.lockSequence(ctx, lockEvents, string(e.OrgID)); err != nil {
+	if err := t.lockSequence(ctx, e.OrgID, lockEvents, string(e.OrgID)); err != nil {
 		return err
 	}
 	payload, err := encodeJSON(e.Payload)
@@ -121,8 +121,12 @@ const (
 // lockSequence holds the advisory lock of (namespace, key) until the
 // transaction ends. Without it, two transactions could take sequence
 // numbers n and n+1 and commit in the opposite order, and a reader polling
-// with an "after" cursor would skip n for good.
-func (t *tx) lockSequence(ctx context.Context, namespace int32, key string) error {
+// with an "after" cursor would skip n for good. Inside UpdateOrg of org
+// the writers are serialized already and no lock is taken.
+func (t *tx) lockSequence(ctx context.Context, org domain.OrgID, namespace int32, key string) error {
+	if t.lockedOrg != "" && org == t.lockedOrg {
+		return nil
+	}
 	if _, err := t.exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, namespace, key); err != nil {
 		return fmt.Errorf("postgres: lock sequence: %w", err)
 	}

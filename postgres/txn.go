@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/parleyhq/parley/domain"
 )
@@ -58,8 +59,25 @@ func (db *DB) View(ctx context.Context, fn func(domain.Tx) error) error {
 // is returned untouched, without retrying; other errors are returned as is
 // (they classify as CodeInternal).
 func (db *DB) Update(ctx context.Context, fn func(domain.Tx) error) error {
+	return db.retry(ctx, func() (bool, error) { return db.updateOnce(ctx, fn) })
+}
+
+// UpdateOrg is Update serialized with every other UpdateOrg of org, in all
+// processes on the database: each attempt takes a session-level advisory
+// lock of the org on its connection BEFORE the transaction begins, so the
+// transaction's snapshot is taken after every earlier writer of the org
+// committed. Writers of one org then never overlap, and SERIALIZABLE has no
+// reason to fail one of them (its predicate locks cover whole index pages,
+// so writers of different customers would otherwise conflict under load).
+func (db *DB) UpdateOrg(ctx context.Context, org domain.OrgID, fn func(domain.Tx) error) error {
+	return db.retry(ctx, func() (bool, error) { return db.updateOrgOnce(ctx, org, fn) })
+}
+
+// retry runs once until it succeeds, fails for good, or conflicted
+// maxAttempts times (then CodeConflict).
+func (db *DB) retry(ctx context.Context, once func() (retry bool, err error)) error {
 	for attempt := 1; ; attempt++ {
-		retry, err := db.updateOnce(ctx, fn)
+		retry, err := once()
 		if !retry {
 			return err
 		}
@@ -80,6 +98,45 @@ func (db *DB) updateOnce(ctx context.Context, fn func(domain.Tx) error) (retry b
 	if err != nil {
 		return retryable(err), err
 	}
+	return t.run(ctx, fn)
+}
+
+// lockOrg is the namespace (first key) of the session advisory lock that
+// serializes the writers of an org.
+const lockOrg int32 = 0x50_4f_52_01 // "POR", 1
+
+// updateOrgOnce holds org's advisory lock on one connection around one
+// transaction.
+func (db *DB) updateOrgOnce(ctx context.Context, org domain.OrgID, fn func(domain.Tx) error) (retry bool, err error) {
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return retryable(err), fmt.Errorf("postgres: acquire: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1, hashtext($2))`, lockOrg, string(org)); err != nil {
+		return retryable(err), fmt.Errorf("postgres: lock org: %w", err)
+	}
+	defer unlockOrg(conn, org)
+	pgTx, err := conn.BeginTx(ctx, updateOptions)
+	if err != nil {
+		return retryable(err), fmt.Errorf("postgres: begin: %w", err)
+	}
+	return (&tx{pg: pgTx, lockedOrg: org}).run(ctx, fn)
+}
+
+// unlockOrg releases org's lock; if that fails, the connection is closed
+// (which releases it) rather than going back to the pool still holding it.
+func unlockOrg(conn *pgxpool.Conn, org domain.OrgID) {
+	var released bool
+	err := conn.QueryRow(context.Background(), `SELECT pg_advisory_unlock($1, hashtext($2))`, lockOrg, string(org)).Scan(&released)
+	if err != nil || !released {
+		conn.Conn().Close(context.Background())
+	}
+}
+
+// run runs fn in t, commits, and reports whether a failure is a transient
+// conflict worth another attempt.
+func (t *tx) run(ctx context.Context, fn func(domain.Tx) error) (retry bool, err error) {
 	defer t.rollback()
 	if err := fn(t); err != nil {
 		var domainErr *domain.Error
@@ -147,6 +204,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 type tx struct {
 	pg       pgx.Tx
 	firstErr error
+	// lockedOrg is the org whose writers UpdateOrg serialized around this
+	// transaction ("" in Update): its sequence locks are not needed.
+	lockedOrg domain.OrgID
 }
 
 var _ domain.Tx = (*tx)(nil)

@@ -18,7 +18,7 @@ func (s *Service) CreateApp(ctx context.Context, org domain.OrgID, name string) 
 		return domain.App{}, err
 	}
 	app := domain.App{ID: domain.AppID(s.ids.NewID("app")), OrgID: org, Name: name, CreatedAt: s.now()}
-	return app, s.update(ctx, func(tx domain.Tx) error { return tx.CreateApp(ctx, app) })
+	return app, s.update(ctx, org, func(tx domain.Tx) error { return tx.CreateApp(ctx, app) })
 }
 
 // GetApp returns an app. Errors: not_found.
@@ -48,7 +48,7 @@ func (s *Service) CreateVersion(ctx context.Context, org domain.OrgID, app domai
 		return domain.AppVersion{}, err
 	}
 	var v domain.AppVersion
-	err = s.update(ctx, func(tx domain.Tx) error {
+	err = s.update(ctx, org, func(tx domain.Tx) error {
 		if _, err := tx.GetApp(ctx, org, app); err != nil {
 			return err
 		}
@@ -119,7 +119,7 @@ func (s *Service) Publish(ctx context.Context, org domain.OrgID, app domain.AppI
 		return domain.Deployment{}, err
 	}
 	var d domain.Deployment
-	err := s.update(ctx, func(tx domain.Tx) error {
+	err := s.update(ctx, org, func(tx domain.Tx) error {
 		if _, err := tx.GetApp(ctx, org, app); err != nil {
 			return err
 		}
@@ -200,7 +200,7 @@ func (s *Service) CreateResource(ctx context.Context, org domain.OrgID, kind dom
 		ID: domain.ResourceID(s.ids.NewID("res")), OrgID: org, Kind: kind,
 		Name: name, Address: address, CreatedAt: s.now(),
 	}
-	return r, s.update(ctx, func(tx domain.Tx) error { return tx.CreateResource(ctx, r) })
+	return r, s.update(ctx, org, func(tx domain.Tx) error { return tx.CreateResource(ctx, r) })
 }
 
 // GetResource returns a channel resource. Errors: not_found.

@@ -52,7 +52,7 @@ func (s *Service) StartConversation(ctx context.Context, org domain.OrgID, in St
 	if err != nil {
 		return Started{}, err
 	}
-	err = s.update(ctx, func(tx domain.Tx) error {
+	err = s.update(ctx, org, func(tx domain.Tx) error {
 		st, err = s.startOnDeployment(ctx, tx, org, in.DeploymentID, req)
 		return err
 	})
@@ -67,7 +67,7 @@ func (s *Service) StartPreview(ctx context.Context, org domain.OrgID, in Preview
 	if err != nil {
 		return Started{}, err
 	}
-	err = s.update(ctx, func(tx domain.Tx) error {
+	err = s.update(ctx, org, func(tx domain.Tx) error {
 		v, err := tx.GetVersion(ctx, org, in.VersionID)
 		if domain.IsNotFound(err) {
 			return invalidf("versionId %s does not name a version", in.VersionID)
@@ -262,7 +262,7 @@ func (s *Service) AddMessage(ctx context.Context, org domain.OrgID, id domain.Co
 	if err := checkMessage(text); err != nil {
 		return m, err
 	}
-	err = s.update(ctx, func(tx domain.Tx) error {
+	err = s.update(ctx, org, func(tx domain.Tx) error {
 		c, err := getConversation(ctx, tx, org, id)
 		if err != nil {
 			return err
@@ -321,7 +321,7 @@ func (s *Service) ListMessages(ctx context.Context, org domain.OrgID, id domain.
 // CloseConversation closes a live conversation.
 // Errors: conversation_not_found, conversation_closed.
 func (s *Service) CloseConversation(ctx context.Context, org domain.OrgID, id domain.ConversationID) (c domain.Conversation, err error) {
-	err = s.update(ctx, func(tx domain.Tx) error {
+	err = s.update(ctx, org, func(tx domain.Tx) error {
 		if c, err = getConversation(ctx, tx, org, id); err != nil {
 			return err
 		}

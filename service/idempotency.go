@@ -29,7 +29,7 @@ func (s *Service) BeginIdempotent(ctx context.Context, org domain.OrgID, key, re
 		return nil, err
 	}
 	var replay *Replay
-	err := s.update(ctx, func(tx domain.Tx) error {
+	err := s.update(ctx, org, func(tx domain.Tx) error {
 		replay = nil
 		rec, found, err := tx.GetIdempotency(ctx, org, key)
 		if err != nil {
@@ -52,7 +52,7 @@ func (s *Service) BeginIdempotent(ctx context.Context, org domain.OrgID, key, re
 
 // FinishIdempotent stores the response of the request holding key.
 func (s *Service) FinishIdempotent(ctx context.Context, org domain.OrgID, key string, status int, body []byte) error {
-	return s.update(ctx, func(tx domain.Tx) error {
+	return s.update(ctx, org, func(tx domain.Tx) error {
 		return tx.CompleteIdempotency(ctx, org, key, status, body)
 	})
 }
@@ -60,7 +60,7 @@ func (s *Service) FinishIdempotent(ctx context.Context, org domain.OrgID, key st
 // AbandonIdempotent releases key after a request failed in a way worth
 // retrying (a server error), so a retry runs again.
 func (s *Service) AbandonIdempotent(ctx context.Context, org domain.OrgID, key string) error {
-	return s.update(ctx, func(tx domain.Tx) error {
+	return s.update(ctx, org, func(tx domain.Tx) error {
 		return tx.DeleteIdempotency(ctx, org, key)
 	})
 }

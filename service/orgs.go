@@ -32,7 +32,7 @@ func (s *Service) CreateOrg(ctx context.Context, name string) (domain.Organizati
 	if err != nil {
 		return domain.Organization{}, NewAPIKey{}, err
 	}
-	err = s.update(ctx, func(tx domain.Tx) error {
+	err = s.update(ctx, org.ID, func(tx domain.Tx) error {
 		if err := tx.CreateOrg(ctx, org); err != nil {
 			return err
 		}
@@ -76,7 +76,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, org domain.OrgID, name strin
 	if err != nil {
 		return NewAPIKey{}, err
 	}
-	err = s.update(ctx, func(tx domain.Tx) error {
+	err = s.update(ctx, org, func(tx domain.Tx) error {
 		if _, err := tx.GetOrg(ctx, org); err != nil {
 			return err
 		}
@@ -96,7 +96,7 @@ func (s *Service) ListAPIKeys(ctx context.Context, org domain.OrgID) (keys []dom
 
 // RevokeAPIKey revokes a key of org. Errors: not_found.
 func (s *Service) RevokeAPIKey(ctx context.Context, org domain.OrgID, id domain.APIKeyID) error {
-	return s.update(ctx, func(tx domain.Tx) error {
+	return s.update(ctx, org, func(tx domain.Tx) error {
 		return tx.RevokeAPIKey(ctx, org, id, s.now())
 	})
 }
@@ -169,7 +169,7 @@ func (s *Service) InstallLicense(ctx context.Context, org domain.OrgID, token st
 	if err := checkLicense(lic, org, s.now(), domain.PlanStandard); err != nil {
 		return domain.License{}, err
 	}
-	err = s.update(ctx, func(tx domain.Tx) error {
+	err = s.update(ctx, org, func(tx domain.Tx) error {
 		return tx.SetOrgLicense(ctx, org, strings.TrimSpace(token))
 	})
 	return lic, err

@@ -73,7 +73,7 @@ func (s *Service) run(ctx context.Context, org domain.OrgID, req RunRequest, clo
 		return RunResult{}, err
 	}
 	var res RunResult
-	err = s.update(ctx, func(tx domain.Tx) error {
+	err = s.update(ctx, org, func(tx domain.Tx) error {
 		if err := s.requireEnterprise(ctx, tx, org); err != nil {
 			return err
 		}
@@ -151,7 +151,7 @@ func (s *Service) recordFailure(ctx context.Context, org domain.OrgID, req RunRe
 		Code: domain.ErrorCode(failure), Message: domain.ErrorMessage(failure),
 	}}
 	rec := s.runRecord(org, req, res, clockStart, startedAt)
-	err := s.update(ctx, func(tx domain.Tx) error { return tx.RecordRun(ctx, rec) })
+	err := s.update(ctx, org, func(tx domain.Tx) error { return tx.RecordRun(ctx, rec) })
 	if err != nil {
 		s.log.Error("recording a failed run", "org", org, "operation", req.Name, "err", err)
 	}

@@ -63,9 +63,10 @@ func (s *Service) view(ctx context.Context, fn func(domain.Tx) error) error {
 	return s.store.View(ctx, fn)
 }
 
-// update runs a read-write transaction.
-func (s *Service) update(ctx context.Context, fn func(domain.Tx) error) error {
-	return s.store.Update(ctx, fn)
+// update runs a read-write transaction on org's rows, serialized with the
+// other writers of org (domain.Store.UpdateOrg).
+func (s *Service) update(ctx context.Context, org domain.OrgID, fn func(domain.Tx) error) error {
+	return s.store.UpdateOrg(ctx, org, fn)
 }
 
 // laterOf returns the later of two instants.

@@ -189,6 +189,12 @@ func (db *DB) Update(ctx context.Context, fn func(domain.Tx) error) error {
 	}
 }
 
+// UpdateOrg is Update: one writer connection (and SQLite's write lock
+// across processes) already serializes every write transaction.
+func (db *DB) UpdateOrg(ctx context.Context, _ domain.OrgID, fn func(domain.Tx) error) error {
+	return db.Update(ctx, fn)
+}
+
 func (db *DB) updateOnce(ctx context.Context, fn func(domain.Tx) error) error {
 	return db.submit(ctx, fn)
 }
