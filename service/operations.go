@@ -31,7 +31,10 @@ type operation struct {
 	inputs       []InputSpec
 	variable     string // default output variable; "" for actions
 	deployedOnly bool
-	exec         execFunc
+	// readOnly operations write nothing but their run (and, inside a
+	// session, the output variable).
+	readOnly bool
+	exec     execFunc
 }
 
 // OperationInfo describes a data operation or action, for documentation.
@@ -56,11 +59,11 @@ var dataOperations = map[string]operation{
 			{Name: "customerIdentifier", Type: InputIdentifier, Required: true},
 			{Name: "asOf", Type: InputTime},
 		},
-		variable: "conversation-ids", exec: execFind,
+		variable: "conversation-ids", readOnly: true, exec: execFind,
 	},
 	OpConversationTranscript: {
 		inputs:   []InputSpec{{Name: "conversation", Type: InputID, Required: true}},
-		variable: "conversation", deployedOnly: true, exec: execTranscript,
+		variable: "conversation", deployedOnly: true, readOnly: true, exec: execTranscript,
 	},
 	OpCloseConversation: {
 		inputs:   []InputSpec{{Name: "conversation", Type: InputID, Required: true}},

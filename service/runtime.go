@@ -72,30 +72,22 @@ func (s *Service) run(ctx context.Context, org domain.OrgID, req RunRequest, clo
 	if err != nil {
 		return RunResult{}, err
 	}
+	if op.readOnly && req.SessionID == "" {
+		return s.runReadOnly(ctx, org, req, op, variable, a, clockStart, startedAt)
+	}
 	var res RunResult
 	err = s.update(ctx, org, func(tx domain.Tx) error {
-		if err := s.requireEnterprise(ctx, tx, org); err != nil {
-			return err
-		}
-		rc := &runContext{org: org, tx: tx, args: a}
-		session, err := s.runSession(ctx, rc, req.SessionID, op.deployedOnly)
-		if err != nil {
-			return err
-		}
-		value, outcome, err := op.exec(s, ctx, rc)
+		var session *domain.Session
+		res, session, err = s.execute(ctx, tx, org, req, op, variable, a)
 		if err != nil {
 			return err
 		}
 		if session != nil && variable != "" {
 			vars := cloneVariables(session.Variables)
-			vars[variable] = value
+			vars[variable] = res.Value
 			if err := tx.SetSessionVariables(ctx, org, session.ID, vars, s.now()); err != nil {
 				return err
 			}
-		}
-		res = RunResult{
-			RunID: domain.RunID(s.ids.NewID("run")), Kind: op.kind, Name: op.name,
-			Variable: variable, Value: value, Error: outcome,
 		}
 		return tx.RecordRun(ctx, s.runRecord(org, req, res, clockStart, startedAt))
 	})
@@ -103,6 +95,46 @@ func (s *Service) run(ctx context.Context, org domain.OrgID, req RunRequest, clo
 		return RunResult{}, err
 	}
 	return res, nil
+}
+
+// runReadOnly runs an operation that writes nothing (outside a session)
+// on a read snapshot, then records the run in a transaction of its own
+// that only inserts, so concurrent reads of one org never wait for each
+// other's writes.
+func (s *Service) runReadOnly(ctx context.Context, org domain.OrgID, req RunRequest, op operation, variable string, a args, clockStart, startedAt time.Time) (res RunResult, err error) {
+	err = s.view(ctx, func(tx domain.Tx) error {
+		res, _, err = s.execute(ctx, tx, org, req, op, variable, a)
+		return err
+	})
+	if err != nil {
+		return RunResult{}, err
+	}
+	rec := s.runRecord(org, req, res, clockStart, startedAt)
+	if err := s.store.Update(ctx, func(tx domain.Tx) error { return tx.RecordRun(ctx, rec) }); err != nil {
+		return RunResult{}, err
+	}
+	return res, nil
+}
+
+// execute checks the licence, loads the session and runs the operation in
+// tx; it returns the result and the run's session (nil outside one).
+func (s *Service) execute(ctx context.Context, tx domain.Tx, org domain.OrgID, req RunRequest, op operation, variable string, a args) (RunResult, *domain.Session, error) {
+	if err := s.requireEnterprise(ctx, tx, org); err != nil {
+		return RunResult{}, nil, err
+	}
+	rc := &runContext{org: org, tx: tx, args: a}
+	session, err := s.runSession(ctx, rc, req.SessionID, op.deployedOnly)
+	if err != nil {
+		return RunResult{}, nil, err
+	}
+	value, outcome, err := op.exec(s, ctx, rc)
+	if err != nil {
+		return RunResult{}, nil, err
+	}
+	return RunResult{
+		RunID: domain.RunID(s.ids.NewID("run")), Kind: op.kind, Name: op.name,
+		Variable: variable, Value: value, Error: outcome,
+	}, session, nil
 }
 
 // runSession loads the run's session and its conversation. A deployed-only
@@ -151,7 +183,8 @@ func (s *Service) recordFailure(ctx context.Context, org domain.OrgID, req RunRe
 		Code: domain.ErrorCode(failure), Message: domain.ErrorMessage(failure),
 	}}
 	rec := s.runRecord(org, req, res, clockStart, startedAt)
-	err := s.update(ctx, org, func(tx domain.Tx) error { return tx.RecordRun(ctx, rec) })
+	// An insert only: no need to wait for the org's other writers.
+	err := s.store.Update(ctx, func(tx domain.Tx) error { return tx.RecordRun(ctx, rec) })
 	if err != nil {
 		s.log.Error("recording a failed run", "org", org, "operation", req.Name, "err", err)
 	}
