@@ -54,47 +54,11 @@ func newBenchWorld(b *testing.B) benchWorld {
 	return benchWorld{World: storetest.NewWorld(b, db), raw: raw}
 }
 
-// BenchmarkUpdateCustomerIdentifier: each iteration moves one customer to
-// an identifier nobody holds (close interval, open interval, set the
-// customer, event, run record).
+// BenchmarkUpdateCustomerIdentifier: see storetest.BenchUpdateCustomerIdentifier.
 func BenchmarkUpdateCustomerIdentifier(b *testing.B) {
-	const customers = 1000
 	w := newBenchWorld(b)
-	convs := make([]service.Started, 2*customers)
-	for i := range convs {
-		convs[i] = w.Start(fmt.Sprintf("ext:bench-%d-0", i))
-	}
-	// target is the conversation and new identifier of the next iteration;
-	// the store uses the first half of the customers, raw the second. The
-	// counters outlive b.Run's probing runs, so every call really moves a
-	// customer to an identifier it does not hold.
-	next := map[int]int{}
-	target := func(offset int) (domain.ConversationID, string) {
-		n := next[offset]
-		next[offset]++
-		i := offset + n%customers
-		return convs[i].Conversation.ID, fmt.Sprintf("ext:bench-%d-%d", i, (n/customers+1)%2)
-	}
-	b.Run("store", func(b *testing.B) {
-		b.ReportAllocs()
-		for n := 0; n < b.N; n++ {
-			conv, ident := target(0)
-			w.Clock.Advance(time.Millisecond)
-			res := w.Update(conv, ident)
-			if res.Value != true {
-				b.Fatalf("update: %+v", res)
-			}
-		}
-	})
-	b.Run("raw", func(b *testing.B) {
-		b.ReportAllocs()
-		for n := 0; n < b.N; n++ {
-			conv, ident := target(customers)
-			w.Clock.Advance(time.Millisecond)
-			if err := rawUpdate(w, conv, ident); err != nil {
-				b.Fatal(err)
-			}
-		}
+	storetest.BenchUpdateCustomerIdentifier(b, w.World, func(conv domain.ConversationID, ident string) error {
+		return rawUpdate(w, conv, ident)
 	})
 }
 
@@ -181,40 +145,16 @@ func mustJSON(v any) string {
 	return string(b)
 }
 
-// BenchmarkFindConversations finds the 20 conversations of one customer in
-// databases of 10^4 and 10^6 conversations.
+// BenchmarkFindConversations: see storetest.BenchFindConversations.
 func BenchmarkFindConversations(b *testing.B) {
-	for _, total := range []int{10_000, 1_000_000} {
-		b.Run(fmt.Sprintf("conversations=%d", total), func(b *testing.B) {
-			w := newBenchWorld(b)
-			customers := total / perCustomer
-			if err := seedConversations(w, customers); err != nil {
-				b.Fatal(err)
-			}
-			ident := func(n int) string { return fmt.Sprintf("ext:c%d", (n*7919)%customers) }
-			b.Run("store", func(b *testing.B) {
-				b.ReportAllocs()
-				for n := 0; n < b.N; n++ {
-					if got := w.Find(ident(n), nil); len(got) != perCustomer {
-						b.Fatalf("found %d conversations, want %d", len(got), perCustomer)
-					}
-				}
-			})
-			b.Run("raw", func(b *testing.B) {
-				b.ReportAllocs()
-				for n := 0; n < b.N; n++ {
-					got, err := rawFind(w, ident(n))
-					if err != nil || len(got) != perCustomer {
-						b.Fatalf("found %d conversations (%v), want %d", len(got), err, perCustomer)
-					}
-				}
-			})
-		})
-	}
+	storetest.BenchFindConversations(b, func(b *testing.B, customers int) (*storetest.World, func(string) ([]string, error)) {
+		w := newBenchWorld(b)
+		if err := seedConversations(w, customers); err != nil {
+			b.Fatal(err)
+		}
+		return w.World, func(ident string) ([]string, error) { return rawFind(w, ident) }
+	})
 }
-
-// perCustomer is how many conversations each seeded customer has.
-const perCustomer = 20
 
 // rawFind resolves the current holder, lists its conversations newest
 // first and records the run, in one transaction as the store does.
@@ -249,7 +189,7 @@ func rawFind(w benchWorld, ident string) ([]string, error) {
 }
 
 // seedConversations bulk-loads (COPY) customers ext:c0..ext:cN-1, each
-// holding its identifier with perCustomer conversations on the world's
+// holding its identifier with storetest.PerCustomer conversations on the world's
 // deployment, then vacuums and analyzes the tables, as autovacuum would
 // soon after a load: without it, the first reader of each freshly copied
 // page sets its hint bits and cannot use index-only scans, a cost that
@@ -276,7 +216,7 @@ func seedConversations(w benchWorld, customers int) error {
 		{"identifier_intervals", []string{"org_id", "customer_id", "identifier", "valid_from"}, customers,
 			func(c int) []any { return []any{org, customerID(c), identifier(c), start} }},
 		{"conversations", []string{"id", "org_id", "deployment_id", "app_id", "resource_id", "customer_id", "session_id",
-			"status", "customer_destination", "identifier_at_start", "started_at"}, customers * perCustomer,
+			"status", "customer_destination", "identifier_at_start", "started_at"}, customers * storetest.PerCustomer,
 			func(i int) []any {
 				// Row i is conversation k of customer c; customers are
 				// interleaved in time, as real traffic does.

@@ -72,11 +72,14 @@ func (s *Service) run(ctx context.Context, org domain.OrgID, req RunRequest, clo
 	if err != nil {
 		return RunResult{}, err
 	}
+	// An operation that writes nothing but its run record (find and
+	// transcript outside a session) need not wait for the org's writers.
+	write := func(fn func(domain.Tx) error) error { return s.update(ctx, org, fn) }
 	if op.readOnly && req.SessionID == "" {
-		return s.runReadOnly(ctx, org, req, op, variable, a, clockStart, startedAt)
+		write = func(fn func(domain.Tx) error) error { return s.store.Update(ctx, fn) }
 	}
 	var res RunResult
-	err = s.update(ctx, org, func(tx domain.Tx) error {
+	err = write(func(tx domain.Tx) error {
 		var session *domain.Session
 		res, session, err = s.execute(ctx, tx, org, req, op, variable, a)
 		if err != nil {
@@ -92,25 +95,6 @@ func (s *Service) run(ctx context.Context, org domain.OrgID, req RunRequest, clo
 		return tx.RecordRun(ctx, s.runRecord(org, req, res, clockStart, startedAt))
 	})
 	if err != nil {
-		return RunResult{}, err
-	}
-	return res, nil
-}
-
-// runReadOnly runs an operation that writes nothing (outside a session)
-// on a read snapshot, then records the run in a transaction of its own
-// that only inserts, so concurrent reads of one org never wait for each
-// other's writes.
-func (s *Service) runReadOnly(ctx context.Context, org domain.OrgID, req RunRequest, op operation, variable string, a args, clockStart, startedAt time.Time) (res RunResult, err error) {
-	err = s.view(ctx, func(tx domain.Tx) error {
-		res, _, err = s.execute(ctx, tx, org, req, op, variable, a)
-		return err
-	})
-	if err != nil {
-		return RunResult{}, err
-	}
-	rec := s.runRecord(org, req, res, clockStart, startedAt)
-	if err := s.store.Update(ctx, func(tx domain.Tx) error { return tx.RecordRun(ctx, rec) }); err != nil {
 		return RunResult{}, err
 	}
 	return res, nil
