@@ -100,8 +100,8 @@ func IsBusinessOutcome(code string) bool {
 	return false
 }
 
-// ErrNotFound is returned (wrapped in an *Error with CodeNotFound) by stores
-// when a row does not exist in the caller's org.
+// NotFound is the error stores return when a row does not exist in the
+// caller's org: CodeNotFound, naming the kind and id.
 func NotFound(kind string, id any) *Error {
 	return Errorf(CodeNotFound, "%s %v not found", kind, id)
 }

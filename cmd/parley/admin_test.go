@@ -249,7 +249,11 @@ func TestHelpAndVersion(t *testing.T) {
 }
 
 func TestBenchSelf(t *testing.T) {
-	r := mustParley(t, nil, "bench", "--self", "--clients", "2", "--duration", "100ms")
+	profile := filepath.Join(t.TempDir(), "cpu.prof")
+	r := mustParley(t, nil, "bench", "--self", "--clients", "2", "--duration", "100ms", "--cpuprofile", profile)
+	if info, err := os.Stat(profile); err != nil || info.Size() == 0 {
+		t.Errorf("--cpuprofile wrote no profile: %v", err)
+	}
 	for _, want := range []string{"update_customer_identifier  http", "update_customer_identifier  in-process",
 		"find_conversations_by_customer_identifier  http", "find_conversations_by_customer_identifier  in-process"} {
 		if !strings.Contains(strings.Join(strings.Fields(r.stdout), "  "), want) {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -28,6 +29,9 @@ type benchConfig struct {
 	clients  int
 	duration time.Duration
 	database string
+	// cpuProfile, when set, receives a CPU profile of the whole run (the
+	// server included with --self).
+	cpuProfile string
 }
 
 func parseBenchFlags(c *cli, args []string) (benchConfig, error) {
@@ -42,10 +46,11 @@ func parseBenchFlags(c *cli, args []string) (benchConfig, error) {
 	duration := f.Duration("duration", "", 10*time.Second, "how long each operation is measured, over HTTP and in process")
 	database := f.String("database", "PARLEY_DATABASE_URL", "",
 		"PostgreSQL URL for the in-process store (and the --self server's); empty: temporary SQLite files")
+	cpuProfile := f.String("cpuprofile", "", "", "write a CPU profile of the run (with --self, the server's work included) to this file, for go tool pprof")
 	if err := f.parse(args); err != nil {
 		return benchConfig{}, err
 	}
-	cfg := benchConfig{url: *url, key: *key, self: *self, clients: *clients, duration: *duration, database: *database}
+	cfg := benchConfig{url: *url, key: *key, self: *self, clients: *clients, duration: *duration, database: *database, cpuProfile: *cpuProfile}
 	switch {
 	case cfg.self == (cfg.url != ""):
 		return cfg, usagef("parley bench: give either --url (with --key) or --self")
@@ -63,6 +68,13 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 	cfg, err := parseBenchFlags(c, args)
 	if err != nil {
 		return err
+	}
+	if cfg.cpuProfile != "" {
+		stop, err := startCPUProfile(cfg.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	tmp, err := os.MkdirTemp("", "parley-bench-")
 	if err != nil {
@@ -177,4 +189,20 @@ func startSelfServer(ctx context.Context, dir, database string, keys operatorKey
 		store.Close()
 	}
 	return "http://" + ln.Addr().String(), key, stop, nil
+}
+
+// startCPUProfile profiles this process into path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
