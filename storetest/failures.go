@@ -199,10 +199,16 @@ func RunFailures(t *testing.T, newStore Factory) {
 	}
 	t.Run("unknown API key", func(t *testing.T) {
 		w := NewWorld(t, newStore(t))
+		before := TakeSnapshot(t, w.Store, w.Org)
 		for _, secret := range []string{"", "pk_nope", "Bearer x", strings.Repeat("pk_", 100)} {
 			if _, err := w.Service.Authenticate(context.Background(), secret); domain.ErrorCode(err) != domain.CodeUnauthorized {
 				t.Fatalf("Authenticate(%q): %v, want unauthorized", secret, err)
 			}
+		}
+		after := TakeSnapshot(t, w.Store, w.Org)
+		AssertUnchanged(t, before, after)
+		if len(after.Runs) != len(before.Runs) {
+			t.Fatal("a refused key recorded a run")
 		}
 	})
 	t.Run("runtime key on a management route", func(t *testing.T) {
@@ -212,9 +218,11 @@ func RunFailures(t *testing.T, newStore Factory) {
 		must(t, err)
 		key, err := w.Service.AuthenticateKey(ctx, created.Secret)
 		must(t, err)
+		before := TakeSnapshot(t, w.Store, w.Org)
 		if err := service.Authorize(key, domain.ScopeAdmin); domain.ErrorCode(err) != domain.CodeForbidden {
 			t.Fatalf("runtime key authorized as admin: %v", err)
 		}
+		AssertUnchanged(t, before, TakeSnapshot(t, w.Store, w.Org))
 		if err := service.Authorize(key, domain.ScopeRuntime); err != nil {
 			t.Fatalf("runtime key refused at runtime: %v", err)
 		}
