@@ -13,6 +13,7 @@ import (
 
 	"github.com/parleyhq/parley/domain"
 	"github.com/parleyhq/parley/postgres"
+	"github.com/parleyhq/parley/postgres/pgtestdb"
 	"github.com/parleyhq/parley/service"
 	"github.com/parleyhq/parley/storetest"
 )
@@ -37,7 +38,7 @@ type benchWorld struct {
 func newBenchWorld(b *testing.B) benchWorld {
 	b.Helper()
 	ctx := context.Background()
-	url := postgres.NewTestDatabase(b)
+	url := pgtestdb.New(b)
 	db, err := postgres.Open(ctx, url)
 	if err != nil {
 		b.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/parleyhq/parley/domain"
+	"github.com/parleyhq/parley/postgres/pgtestdb"
 	"github.com/parleyhq/parley/storetest"
 )
 
@@ -46,7 +47,7 @@ func TestMigrateTwice(t *testing.T) {
 
 func TestConcurrentMigrateWaitsForLock(t *testing.T) {
 	t.Parallel()
-	databaseURL := NewTestDatabase(t)
+	databaseURL := pgtestdb.New(t)
 	ctx := context.Background()
 	// Two pools stand for two server processes starting at once.
 	dbs := []*DB{openDB(t, databaseURL), openDB(t, databaseURL)}
@@ -76,7 +77,7 @@ func TestConcurrentMigrateWaitsForLock(t *testing.T) {
 
 func TestReadyFailsBeforeMigrate(t *testing.T) {
 	t.Parallel()
-	db := openDB(t, NewTestDatabase(t))
+	db := openDB(t, pgtestdb.New(t))
 	ctx := context.Background()
 	err := db.Ready(ctx)
 	if domain.ErrorCode(err) != domain.CodeInternal {

@@ -17,6 +17,7 @@ import (
 	"github.com/parleyhq/parley/domain"
 	"github.com/parleyhq/parley/e2e/proc"
 	"github.com/parleyhq/parley/postgres"
+	"github.com/parleyhq/parley/postgres/pgtestdb"
 	"github.com/parleyhq/parley/storetest"
 )
 
@@ -62,7 +63,7 @@ func TestMultiNodeIdentifierRace(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs three server processes")
 	}
-	databaseURL := postgres.NewTestDatabase(t)
+	databaseURL := pgtestdb.New(t)
 	c := newCluster(t, proc.Build(t), databaseURL)
 
 	race := newRace(t, c)
