@@ -17,6 +17,8 @@ type Store interface {
 	// writer, a serialization failure or a deadlock) Update rolls back and
 	// runs fn again, a bounded number of times, so fn must have no effect
 	// outside the transaction. When retries run out it returns CodeConflict.
+	// fn must not call the store itself (View, Update, UpdateOrg): that
+	// would wait for the transaction fn runs in.
 	Update(ctx context.Context, fn func(Tx) error) error
 	// UpdateOrg is Update for a transaction that writes the rows of one
 	// org. It is also serialized with every other UpdateOrg of that org,

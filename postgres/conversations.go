@@ -162,7 +162,7 @@ func scanMessage(row scanner) (domain.Message, error) {
 // order equals commit order and an "after" cursor never skips a message
 // that commits late.
 func (t *tx) AppendMessage(ctx context.Context, m domain.Message) error {
-	if err := t.lockSequence(ctx, m.OrgID, lockMessages, string(m.ConversationID)); err != nil {
+	if err := t.lockSequence(ctx, m.OrgID); err != nil {
 		return err
 	}
 	_, err := t.exec(ctx, `INSERT INTO messages (`+messageColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,

@@ -24,7 +24,7 @@ func scanCustomer(row scanner) (domain.Customer, error) {
 func (t *tx) CreateCustomer(ctx context.Context, c domain.Customer) error {
 	_, err := t.exec(ctx, `INSERT INTO customers (id, org_id, identifier, identifier_since, created_at)
 		VALUES ($1, $2, $3, $4, $5)`,
-		c.ID, c.OrgID, nullIfEmpty(c.Identifier), nullIfZero(c.IdentifierSince), c.CreatedAt)
+		c.ID, c.OrgID, nullIfEmpty(c.Identifier), sinceIfHeld(c.Identifier, c.IdentifierSince), c.CreatedAt)
 	if err != nil {
 		return fmt.Errorf("postgres: create customer: %w", err)
 	}
@@ -48,7 +48,7 @@ func (t *tx) SetCustomerIdentifier(ctx context.Context, org domain.OrgID, id dom
 	}
 	return t.execOne(ctx, "customer", id,
 		`UPDATE customers SET identifier = $3, identifier_since = $4 WHERE org_id = $1 AND id = $2`,
-		org, id, nullIfEmpty(identifier), nullIfZero(since))
+		org, id, nullIfEmpty(identifier), sinceIfHeld(identifier, since))
 }
 
 const intervalColumns = `org_id, customer_id, identifier, valid_from, valid_to`
@@ -103,4 +103,13 @@ func (t *tx) CustomerIntervals(ctx context.Context, org domain.OrgID, customer d
 	return collect(ctx, t, scanInterval,
 		`SELECT `+intervalColumns+` FROM identifier_intervals WHERE org_id = $1 AND customer_id = $2
 		 ORDER BY valid_from, id`, org, customer)
+}
+
+// sinceIfHeld stores the start of the current interval only while there is
+// an identifier (NULL otherwise, as the SQLite backend does).
+func sinceIfHeld(identifier string, since time.Time) any {
+	if identifier == "" {
+		return nil
+	}
+	return nullIfZero(since)
 }

@@ -30,6 +30,7 @@ type DB struct {
 	pool       *pgxpool.Pool
 	sqlDB      *sql.DB // goose's view of the pool
 	migrations *goose.Provider
+	orgGates   orgGates // UpdateOrg's in-process queues, by org
 }
 
 var _ domain.Store = (*DB)(nil)

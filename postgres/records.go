@@ -87,7 +87,7 @@ func scanEvent(row scanner) (domain.Event, error) {
 // commit, so the org's events commit in Seq order and a reader that has
 // seen Seq n never later finds a new event below n.
 func (t *tx) AppendEvent(ctx context.Context, e domain.Event) error {
-	if err := t.lockSequence(ctx, e.OrgID, lockEvents, string(e.OrgID)); err != nil {
+	if err := t.lockSequence(ctx, e.OrgID); err != nil {
 		return err
 	}
 	payload, err := encodeJSON(e.Payload)
@@ -110,24 +110,18 @@ func (t *tx) ListEvents(ctx context.Context, org domain.OrgID, after int64, limi
 		org, after, limitOrAll(limit))
 }
 
-// Namespaces (first key) of the transaction-level advisory locks that make
-// sequence order match commit order. Two-key advisory locks never collide
-// with goose's one-key migration lock.
-const (
-	lockEvents   int32 = 0x50_45_56_01 // "PEV", 1
-	lockMessages int32 = 0x50_4d_53_01 // "PMS", 1
-)
-
-// lockSequence holds the advisory lock of (namespace, key) until the
-// transaction ends. Without it, two transactions could take sequence
-// numbers n and n+1 and commit in the opposite order, and a reader polling
-// with an "after" cursor would skip n for good. Inside UpdateOrg of org
-// the writers are serialized already and no lock is taken.
-func (t *tx) lockSequence(ctx context.Context, org domain.OrgID, namespace int32, key string) error {
+// lockSequence keeps an org's events (and messages) visible in sequence
+// order: it holds org's lock until the transaction ends. Without it, two
+// transactions could take sequence numbers n and n+1 and commit in the
+// opposite order, and a reader polling with an "after" cursor would skip n
+// for good. It is the lock UpdateOrg takes (same key, transaction-level
+// here), so plain Updates and UpdateOrg writers exclude each other; inside
+// UpdateOrg of org it is held already.
+func (t *tx) lockSequence(ctx context.Context, org domain.OrgID) error {
 	if t.lockedOrg != "" && org == t.lockedOrg {
 		return nil
 	}
-	if _, err := t.exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, namespace, key); err != nil {
+	if _, err := t.exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, lockOrg, string(org)); err != nil {
 		return fmt.Errorf("postgres: lock sequence: %w", err)
 	}
 	return nil

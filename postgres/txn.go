@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -108,6 +109,13 @@ const lockOrg int32 = 0x50_4f_52_01 // "POR", 1
 // updateOrgOnce holds org's advisory lock on one connection around one
 // transaction.
 func (db *DB) updateOrgOnce(ctx context.Context, org domain.OrgID, fn func(domain.Tx) error) (retry bool, err error) {
+	// Writers of org in this process queue here, in Go, so that they do not
+	// each hold a pool connection while waiting for the database lock.
+	release, err := db.orgGates.enter(ctx, org)
+	if err != nil {
+		return false, err
+	}
+	defer release()
 	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return retryable(err), fmt.Errorf("postgres: acquire: %w", err)
@@ -145,7 +153,7 @@ func (t *tx) run(ctx context.Context, fn func(domain.Tx) error) (retry bool, err
 		}
 		return t.retryable(err), err
 	}
-	if err := t.pg.Commit(ctx); err != nil {
+	if err := t.commit(ctx); err != nil {
 		return t.retryable(err), fmt.Errorf("postgres: commit: %w", err)
 	}
 	return false, nil
@@ -212,6 +220,19 @@ type tx struct {
 var _ domain.Tx = (*tx)(nil)
 
 func (t *tx) rollback() { _ = t.pg.Rollback(context.Background()) }
+
+// commitTimeout bounds a COMMIT once sent.
+const commitTimeout = 30 * time.Second
+
+// commit commits without the caller's cancellation: a request cancelled
+// while its COMMIT is in flight would otherwise be told it failed when the
+// transaction committed (and a retry with its Idempotency-Key would run it
+// twice).
+func (t *tx) commit(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
+	return t.pg.Commit(ctx)
+}
 
 // retryable reports whether the transaction failed with err, or earlier
 // with a swallowed error, because of a transient conflict.
@@ -287,3 +308,19 @@ func collect[T any](ctx context.Context, t *tx, scan func(row scanner) (T, error
 
 // scanner is a row to scan: pgx.Row or pgx.CollectableRow.
 type scanner interface{ Scan(dest ...any) error }
+
+// orgGates lets one writer per org and process at a time wait for, and
+// hold, the org's database lock.
+type orgGates struct{ gates sync.Map } // domain.OrgID -> chan struct{} (capacity 1)
+
+// enter waits for org's gate (in arrival order) and returns its release.
+func (g *orgGates) enter(ctx context.Context, org domain.OrgID) (release func(), err error) {
+	v, _ := g.gates.LoadOrStore(org, make(chan struct{}, 1))
+	gate := v.(chan struct{})
+	select {
+	case gate <- struct{}{}:
+		return func() { <-gate }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}

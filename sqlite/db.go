@@ -53,7 +53,7 @@ type DB struct {
 	migrator *goose.Provider
 	checker  *goose.Provider
 	// writes runs Update requests in batches on the writer (writer.go).
-	writes writer
+	writes *writer
 }
 
 var _ domain.Store = (*DB)(nil)
@@ -203,6 +203,9 @@ func (db *DB) updateOnce(ctx context.Context, fn func(domain.Tx) error) error {
 // transaction again for: a raced unique key or a locked database.
 // Foreign-key and other constraint violations are not.
 func transient(err error) bool {
+	if errors.Is(err, errBatchLost) {
+		return true
+	}
 	var e *msqlite.Error
 	if !errors.As(err, &e) {
 		return false

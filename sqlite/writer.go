@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/parleyhq/parley/domain"
 )
@@ -29,6 +30,16 @@ const maxBatch = 64
 // errClosed answers requests made after Close.
 var errClosed = errors.New("sqlite: store is closed")
 
+// errBatchLost answers a request that did not commit through no fault of
+// its own: another request of its batch aborted the shared transaction, or
+// the commit failed after this request had failed on the batch's
+// uncommitted state. Update runs such a request again.
+var errBatchLost = errors.New("sqlite: the shared write transaction was lost")
+
+// errGoexit answers the requests of a batch whose function ended the
+// writer goroutine with runtime.Goexit (t.FailNow in a test, say).
+var errGoexit = errors.New("sqlite: a transaction function called runtime.Goexit")
+
 // writeRequest is one Update waiting for the writer.
 type writeRequest struct {
 	ctx  context.Context
@@ -45,11 +56,12 @@ func (p panicked) Error() string { return fmt.Sprintf("panic in transaction: %v"
 type writer struct {
 	requests chan *writeRequest
 	quit     chan struct{}
+	stopOnce sync.Once
 	stopped  chan struct{}
 }
 
 func (db *DB) startWriter() {
-	db.writes = writer{
+	db.writes = &writer{
 		requests: make(chan *writeRequest),
 		quit:     make(chan struct{}),
 		stopped:  make(chan struct{}),
@@ -57,13 +69,10 @@ func (db *DB) startWriter() {
 	go db.writeLoop()
 }
 
-// stopWriter stops the goroutine after the batch in progress.
+// stopWriter stops the goroutine after the batch in progress; it may be
+// called several times, from several goroutines.
 func (db *DB) stopWriter() {
-	select {
-	case <-db.writes.quit:
-	default:
-		close(db.writes.quit)
-	}
+	db.writes.stopOnce.Do(func() { close(db.writes.quit) })
 	<-db.writes.stopped
 }
 
@@ -80,20 +89,31 @@ func (db *DB) submit(ctx context.Context, fn func(domain.Tx) error) error {
 	// Once queued, the writer always answers: wait for it even if ctx is
 	// cancelled, since fn may be running.
 	err := <-req.done
-	if p, ok := err.(panicked); ok {
+	var p panicked
+	if errors.As(err, &p) {
 		panic(p.value)
 	}
 	return err
 }
 
 func (db *DB) writeLoop() {
-	defer close(db.writes.stopped)
+	stopping := false
+	defer func() {
+		if stopping {
+			close(db.writes.stopped)
+			return
+		}
+		// A function ended this goroutine with runtime.Goexit (its batch
+		// was answered by runBatch): keep serving.
+		go db.writeLoop()
+	}()
 	batch := make([]*writeRequest, 0, maxBatch)
 	for {
 		select {
 		case req := <-db.writes.requests:
 			batch = append(batch[:0], req)
 		case <-db.writes.quit:
+			stopping = true
 			return
 		}
 	gather:
@@ -109,35 +129,61 @@ func (db *DB) writeLoop() {
 	}
 }
 
-// runBatch runs the requests in one transaction and answers each.
+// runBatch runs the requests in one transaction and answers each once the
+// batch's fate is known: after the commit, or after the transaction was
+// lost (then every request but the one that lost it gets errBatchLost and
+// is run again).
 func (db *DB) runBatch(batch []*writeRequest) {
+	results := make([]error, len(batch))
+	answered := false
+	answer := func() {
+		answered = true
+		for i, req := range batch {
+			req.done <- results[i]
+		}
+	}
+	defer func() {
+		if !answered {
+			fill(results, errGoexit)
+			answer()
+		}
+	}()
 	sqlTx, err := db.writer.begin(context.Background(), nil)
 	if err != nil {
-		answerAll(batch, fmt.Errorf("sqlite: begin: %w", err))
+		fill(results, fmt.Errorf("sqlite: begin: %w", err))
+		answer()
 		return
 	}
 	defer sqlTx.Rollback() //nolint:errcheck // a no-op after Commit
-	applied := batch[:0:0]
 	for i, req := range batch {
 		err, intact := db.runOne(sqlTx, req)
 		if !intact {
-			// SQLite rolled the whole transaction back (I/O error, full
-			// disk): nothing of this batch is applied.
-			answerAll(applied, fmt.Errorf("sqlite: transaction aborted: %w", err))
-			answerAll(batch[i:], fmt.Errorf("sqlite: transaction aborted: %w", err))
+			// SQLite rolled the whole transaction back (an interrupted
+			// statement, an I/O error, a full disk): nothing is applied.
+			fill(results, errBatchLost)
+			results[i] = fmt.Errorf("sqlite: transaction aborted: %w", err)
+			answer()
 			return
 		}
-		if err != nil {
-			req.done <- err
-			continue
-		}
-		applied = append(applied, req)
+		results[i] = err
 	}
 	if err := sqlTx.Commit(); err != nil {
-		answerAll(applied, fmt.Errorf("sqlite: commit: %w", err))
-		return
+		for i := range results {
+			if results[i] == nil {
+				results[i] = fmt.Errorf("sqlite: commit: %w", err)
+			} else {
+				// It failed on a state that was never committed.
+				results[i] = errBatchLost
+			}
+		}
 	}
-	answerAll(applied, nil)
+	answer()
+}
+
+func fill(results []error, err error) {
+	for i := range results {
+		results[i] = err
+	}
 }
 
 // runOne runs one request inside a savepoint. intact is false when the
@@ -180,10 +226,4 @@ func callFn(fn func(domain.Tx) error, t domain.Tx) (err error) {
 		}
 	}()
 	return fn(t)
-}
-
-func answerAll(reqs []*writeRequest, err error) {
-	for _, req := range reqs {
-		req.done <- err
-	}
 }
