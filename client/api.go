@@ -80,7 +80,7 @@ func (c *Client) ListAPIKeys(ctx context.Context) ([]APIKey, error) {
 
 // CreateAPIKey creates a key; its secret is returned only here.
 func (c *Client) CreateAPIKey(ctx context.Context, req CreateAPIKeyRequest) (*NewAPIKey, error) {
-	return send[NewAPIKey](ctx, c, http.MethodPost, "/v1/api-keys", nil, req, req.IdempotencyKey)
+	return send[NewAPIKey](ctx, c, http.MethodPost, "/v1/api-keys", nil, req, "")
 }
 
 // RevokeAPIKey revokes a key. Errors: not_found.

@@ -64,14 +64,14 @@ type NewAPIKey struct {
 	Secret string `json:"secret"`
 }
 
-// CreateAPIKeyRequest creates an API key.
+// CreateAPIKeyRequest creates an API key. The call is not idempotent (the
+// server never stores the new secret), so it takes no Idempotency-Key.
 type CreateAPIKeyRequest struct {
 	Name string `json:"name"`
 	// Scope is "admin" (the default) or "runtime": runtime keys, for bots,
 	// cannot manage apps, publish, change channel resources, keys or the
 	// licence.
-	Scope          string `json:"scope,omitempty"`
-	IdempotencyKey string `json:"-"`
+	Scope string `json:"scope,omitempty"`
 }
 
 // App is a Conversation Chat Bot.
@@ -270,7 +270,9 @@ type ListMessagesParams struct {
 }
 
 // Transcript is a conversation with its messages, as the
-// conversation_transcript data operation outputs it.
+// conversation_transcript data operation outputs it. The server sends null
+// for an empty CustomerIdentifier, IdentifierAtStart or ExternalID; they
+// decode as "".
 type Transcript struct {
 	ID                  string              `json:"id"`
 	Status              string              `json:"status"`

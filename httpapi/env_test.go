@@ -44,19 +44,30 @@ type testEnv struct {
 
 func newEnv(t *testing.T) *testEnv {
 	t.Helper()
+	return newEnvOn(t, nil)
+}
+
+// newEnvOn is newEnv with the service on wrap(store) when wrap is not nil
+// (the field store stays the SQLite store underneath).
+func newEnvOn(t *testing.T, wrap func(domain.Store) domain.Store) *testEnv {
+	t.Helper()
 	store := openStore(t, true)
+	var backend domain.Store = store
+	if wrap != nil {
+		backend = wrap(store)
+	}
 	pub, priv, err := license.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
 	clk := clock.NewManual(testStart)
 	svc := service.New(service.Config{
-		Store: store, Clock: clk, IDs: ids.NewSequence(),
+		Store: backend, Clock: clk, IDs: ids.NewSequence(),
 		Licenses: license.NewVerifier(pub), Identifiers: identifier.Normalizer{},
 	})
 	logs := &lockedBuffer{}
 	h := New(Config{
-		Service: svc, Store: store, Metrics: prometheus.NewRegistry(), MaxBodyBytes: testMaxBody,
+		Service: svc, Store: backend, Metrics: prometheus.NewRegistry(), MaxBodyBytes: testMaxBody,
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 	})
 	srv := httptest.NewServer(h)

@@ -321,34 +321,55 @@ func (s *server) startPreview(w http.ResponseWriter, r *http.Request) error {
 // listConversations answers one page, newest first, with an opaque cursor
 // to the next page (null on the last page).
 func (s *server) listConversations(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	limit, err := queryLimit(r)
+	f, err := conversationFilter(r)
 	if err != nil {
 		return err
-	}
-	f := domain.ConversationFilter{
-		Status:       domain.ConversationStatus(q.Get("status")),
-		CustomerID:   domain.CustomerID(q.Get("customerId")),
-		DeploymentID: domain.DeploymentID(q.Get("deploymentId")),
-		ResourceID:   domain.ResourceID(q.Get("resourceId")),
-		ExternalID:   q.Get("externalId"),
-		Limit:        limit,
-	}
-	if c := q.Get("cursor"); c != "" {
-		if f.BeforeStartedAt, f.BeforeID, err = decodeCursor(c); err != nil {
-			return err
-		}
 	}
 	cs, err := s.svc.ListConversations(r.Context(), orgOf(r), f)
 	if err != nil {
 		return err
 	}
 	page := conversationPageResponse{Items: mapItems(cs, toConversation).Items}
-	if len(cs) == limit {
+	if len(cs) == f.Limit {
 		next := encodeCursor(cs[len(cs)-1])
 		page.NextCursor = &next
 	}
 	return writeJSON(w, http.StatusOK, page)
+}
+
+// conversationFilter reads the query of listConversations.
+// Errors: invalid_argument.
+func conversationFilter(r *http.Request) (domain.ConversationFilter, error) {
+	var f domain.ConversationFilter
+	q, err := queryValues(r)
+	if err != nil {
+		return f, err
+	}
+	if f.Limit, err = queryLimit(q); err != nil {
+		return f, err
+	}
+	f.Status = domain.ConversationStatus(q.Get("status"))
+	for _, id := range []struct {
+		name string
+		dst  *string
+	}{
+		{"customerId", (*string)(&f.CustomerID)},
+		{"deploymentId", (*string)(&f.DeploymentID)},
+		{"resourceId", (*string)(&f.ResourceID)},
+	} {
+		if *id.dst, err = queryID(q, id.name); err != nil {
+			return f, err
+		}
+	}
+	if f.ExternalID, err = queryText(q, "externalId", maxExternalIDLen); err != nil {
+		return f, err
+	}
+	if c := q.Get("cursor"); c != "" {
+		if f.BeforeStartedAt, f.BeforeID, err = decodeCursor(c); err != nil {
+			return f, err
+		}
+	}
+	return f, nil
 }
 
 // encodeCursor makes the opaque keyset cursor after conversation c.
@@ -367,10 +388,14 @@ func decodeCursor(cursor string) (time.Time, domain.ConversationID, error) {
 	}
 	micros, id, ok := strings.Cut(string(raw), "|")
 	n, err := strconv.ParseInt(micros, 10, 64)
-	if !ok || err != nil || id == "" {
+	if !ok || err != nil || !plausibleID(id) {
 		return time.Time{}, "", bad
 	}
-	return time.UnixMicro(n).UTC(), domain.ConversationID(id), nil
+	at := time.UnixMicro(n).UTC()
+	if year := at.Year(); year < 1 || year > 9999 {
+		return time.Time{}, "", bad
+	}
+	return at, domain.ConversationID(id), nil
 }
 
 func conversationID(r *http.Request) domain.ConversationID {
@@ -402,13 +427,27 @@ func (s *server) addMessage(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusCreated, toMessage(m))
 }
 
+// listMessages answers the messages after the cursor message, which must
+// be a message of the conversation.
 func (s *server) listMessages(w http.ResponseWriter, r *http.Request) error {
-	limit, err := queryLimit(r)
+	q, err := queryValues(r)
 	if err != nil {
 		return err
 	}
-	after := domain.MessageID(r.URL.Query().Get("after"))
-	ms, err := s.svc.ListMessages(r.Context(), orgOf(r), conversationID(r), after, limit)
+	limit, err := queryLimit(q)
+	if err != nil {
+		return err
+	}
+	after, err := queryID(q, "after")
+	if err != nil {
+		return err
+	}
+	ms, err := s.svc.ListMessages(r.Context(), orgOf(r), conversationID(r), domain.MessageID(after), limit)
+	if after != "" && domain.ErrorCode(err) == domain.CodeNotFound {
+		// A missing conversation is conversation_not_found; not_found is
+		// the cursor.
+		return invalid("cursor does not name a message of this conversation")
+	}
 	if err != nil {
 		return err
 	}
@@ -530,12 +569,25 @@ func (s *server) runOperation(r *http.Request, kind domain.RunKind) (service.Run
 
 // Runs and events.
 
+// listRuns answers the runs before the cursor run, which must be a run of
+// the organization.
 func (s *server) listRuns(w http.ResponseWriter, r *http.Request) error {
-	limit, err := queryLimit(r)
+	q, err := queryValues(r)
 	if err != nil {
 		return err
 	}
-	runs, err := s.svc.ListRuns(r.Context(), orgOf(r), domain.RunID(r.URL.Query().Get("before")), limit)
+	limit, err := queryLimit(q)
+	if err != nil {
+		return err
+	}
+	before, err := queryID(q, "before")
+	if err != nil {
+		return err
+	}
+	runs, err := s.svc.ListRuns(r.Context(), orgOf(r), domain.RunID(before), limit)
+	if before != "" && domain.ErrorCode(err) == domain.CodeNotFound {
+		return invalid("cursor does not name a run of this organization")
+	}
 	if err != nil {
 		return err
 	}
@@ -551,11 +603,15 @@ func (s *server) getRun(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) listEvents(w http.ResponseWriter, r *http.Request) error {
-	limit, err := queryLimit(r)
+	q, err := queryValues(r)
 	if err != nil {
 		return err
 	}
-	after, err := queryInt(r, "after", 0)
+	limit, err := queryLimit(q)
+	if err != nil {
+		return err
+	}
+	after, err := queryInt(q, "after", 0)
 	if err != nil {
 		return err
 	}

@@ -123,7 +123,8 @@ func (s *server) routes() []route {
 		{"PUT", "/v1/license", s.installLicense, admin, plain},
 
 		{"GET", "/v1/api-keys", s.listAPIKeys, admin, plain},
-		{"POST", "/v1/api-keys", s.createAPIKey, admin, idem},
+		// Not idempotent: a stored response would keep the new secret.
+		{"POST", "/v1/api-keys", s.createAPIKey, admin, plain},
 		{"DELETE", "/v1/api-keys/{keyId}", s.revokeAPIKey, admin, plain},
 
 		{"POST", "/v1/apps", s.createApp, admin, idem},
@@ -179,19 +180,20 @@ func orgOf(r *http.Request) domain.OrgID {
 }
 
 // wrap applies the per-route middleware: metrics, logging, body limit,
-// authentication, idempotency and panic recovery.
+// authentication, path value checks, idempotency and panic recovery.
 func (s *server) wrap(rt route) http.Handler {
+	params := patternParams(rt.pattern)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		info := &requestInfo{}
 		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
 		sw := &statusWriter{ResponseWriter: w}
-		s.serve(rt, sw, r, info)
+		s.serve(rt, params, sw, r, info)
 		s.observe(r, rt.pattern, sw.statusCode(), time.Since(start), info.org)
 	})
 }
 
-func (s *server) serve(rt route, w http.ResponseWriter, r *http.Request, info *requestInfo) {
+func (s *server) serve(rt route, params []string, w http.ResponseWriter, r *http.Request, info *requestInfo) {
 	r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
 	if rt.authenticated() {
 		key, err := s.authenticate(r)
@@ -203,6 +205,10 @@ func (s *server) serve(rt route, w http.ResponseWriter, r *http.Request, info *r
 			return
 		}
 		info.org = key.OrgID
+	}
+	if err := checkPathValues(r, params); err != nil {
+		s.problem(w, r, err)
+		return
 	}
 	if key := r.Header.Get("Idempotency-Key"); rt.idempotent && key != "" {
 		s.idempotent(w, r, rt.handler, key)
@@ -249,7 +255,7 @@ func (s *server) authenticate(r *http.Request) (domain.APIKey, error) {
 
 // observe records metrics and the log line of a finished request.
 func (s *server) observe(r *http.Request, routeLabel string, status int, elapsed time.Duration, org domain.OrgID) {
-	s.metrics.observeRequest(routeLabel, r.Method, status, elapsed)
+	s.metrics.observeRequest(routeLabel, methodLabel(r.Method), status, elapsed)
 	level := slog.LevelInfo
 	if status >= 500 {
 		level = slog.LevelError

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+
+	"github.com/parleyhq/parley/domain"
 )
 
 // replayedHeader marks a response repeated for a retried request.
@@ -17,7 +19,7 @@ const replayedHeader = "Idempotent-Replayed"
 // completed request gets the stored response again; a first request runs
 // and its response is stored unless it is a server error (then the key is
 // released so a retry runs again). Reusing a key for a different request
-// answers 409 conflict.
+// answers 409 conflict, as does a retry while the key is in progress.
 func (s *server) idempotent(w http.ResponseWriter, r *http.Request, h handlerFunc, key string) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -38,21 +40,30 @@ func (s *server) idempotent(w http.ResponseWriter, r *http.Request, h handlerFun
 	}
 	rec := &captureWriter{header: http.Header{}}
 	s.run(rec, r, h)
+	s.settleIdempotent(context.WithoutCancel(r.Context()), org, key, rec)
+	rec.copyTo(w)
+}
+
+// settleIdempotent records the outcome of the request holding key; ctx
+// outlives the client, so the outcome is recorded even if it went away.
+// A server error releases the key: the request had no effect, a retry
+// runs it again. Any other response may have committed changes, so the
+// key is never released for it: when storing the response fails, the
+// failure is logged and the key stays in progress (the service lets a
+// later request take over a stale key), since a retry must not run the
+// request a second time.
+func (s *server) settleIdempotent(ctx context.Context, org domain.OrgID, key string, rec *captureWriter) {
 	status := rec.statusCode()
-	// The outcome is stored even if the client went away meanwhile.
-	ctx := context.WithoutCancel(r.Context())
-	if status < http.StatusInternalServerError {
-		err = s.svc.FinishIdempotent(ctx, org, key, status, rec.body.Bytes())
-	}
-	if status >= http.StatusInternalServerError || err != nil {
-		if err != nil {
-			s.log.ErrorContext(ctx, "storing an idempotent response", "org", org, "err", err)
-		}
+	if status >= http.StatusInternalServerError {
 		if err := s.svc.AbandonIdempotent(ctx, org, key); err != nil {
 			s.log.ErrorContext(ctx, "releasing an idempotency key", "org", org, "err", err)
 		}
+		return
 	}
-	rec.copyTo(w)
+	if err := s.svc.FinishIdempotent(ctx, org, key, status, rec.body.Bytes()); err != nil {
+		s.log.ErrorContext(ctx, "storing an idempotent response; the key stays in progress",
+			"org", org, "status", status, "err", err)
+	}
 }
 
 // requestHash identifies a request by method, path and body (SHA-256).

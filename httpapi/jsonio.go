@@ -1,12 +1,14 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -18,7 +20,9 @@ const (
 	problemContentType = "application/problem+json"
 )
 
-// decodeJSON decodes the request body, a single JSON object, into v.
+// decodeJSON decodes the request body, a single JSON object, into v, a
+// pointer to a struct. Field names must match the struct's JSON names
+// exactly (encoding/json alone would accept "NAME" for "name").
 // Errors: invalid_argument (Content-Type, malformed JSON, unknown fields,
 // trailing data, missing body), payload_too_large.
 func decodeJSON(r *http.Request, v any) error {
@@ -27,8 +31,8 @@ func decodeJSON(r *http.Request, v any) error {
 		return invalid("Content-Type must be application/json")
 	}
 	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
 		return decodeError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
@@ -39,7 +43,68 @@ func decodeJSON(r *http.Request, v any) error {
 		}
 		return invalid("request body must hold a single JSON object and nothing after it")
 	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
+		return invalid("request body must be a JSON object")
+	}
+	known := jsonFieldNames(v)
+	for name := range fields {
+		if known != nil && !known[name] {
+			return invalid("unknown field %q", name)
+		}
+	}
+	strict := json.NewDecoder(bytes.NewReader(raw))
+	strict.DisallowUnknownFields()
+	if err := strict.Decode(v); err != nil {
+		return decodeError(err)
+	}
 	return nil
+}
+
+// jsonFieldNames returns the JSON names encoding/json uses for the fields
+// of the struct v points to, those of embedded structs included (fields
+// tagged "-" have none); nil when v is not a pointer to a struct.
+func jsonFieldNames(v any) map[string]bool {
+	t := indirect(reflect.TypeOf(v))
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil
+	}
+	names := map[string]bool{}
+	addJSONFieldNames(t, names, map[reflect.Type]bool{})
+	return names
+}
+
+func addJSONFieldNames(t reflect.Type, names map[string]bool, seen map[reflect.Type]bool) {
+	if seen[t] {
+		return
+	}
+	seen[t] = true
+	for f := range t.Fields() {
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		if f.Anonymous && name == "" && indirect(f.Type).Kind() == reflect.Struct {
+			addJSONFieldNames(indirect(f.Type), names, seen)
+			continue
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		names[name] = true
+	}
+}
+
+// indirect returns the type t points to, or t.
+func indirect(t reflect.Type) reflect.Type {
+	if t != nil && t.Kind() == reflect.Pointer {
+		return t.Elem()
+	}
+	return t
 }
 
 // decodeError turns a json.Decoder error into a coded error.
@@ -116,33 +181,4 @@ func writeBody(w http.ResponseWriter, status int, contentType string, body []byt
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
-}
-
-// queryInt parses an optional integer query parameter.
-// Errors: invalid_argument.
-func queryInt(r *http.Request, name string, fallback int64) (int64, error) {
-	v := r.URL.Query().Get(name)
-	if v == "" {
-		return fallback, nil
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return 0, invalid("query parameter %s must be an integer", name)
-	}
-	return n, nil
-}
-
-// defaultPageSize is the page size when a list request gives no limit.
-const defaultPageSize = 50
-
-// queryLimit parses the limit query parameter; the service checks its range.
-func queryLimit(r *http.Request) (int, error) {
-	n, err := queryInt(r, "limit", defaultPageSize)
-	if err != nil {
-		return 0, err
-	}
-	if n < 0 || n > 1<<20 {
-		n = -1 // out of range for the service, which says so
-	}
-	return int(n), nil
 }

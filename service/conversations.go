@@ -385,14 +385,23 @@ func transcript(ctx context.Context, tx domain.Tx, c domain.Conversation) (map[s
 	}
 	return map[string]any{
 		"id": string(c.ID), "status": string(c.Status),
-		"customerId": string(c.CustomerID), "customerIdentifier": customer.Identifier,
-		"identifierAtStart": c.IdentifierAtStart, "resourceId": string(c.ResourceID),
-		"customerDestination": c.CustomerDestination, "externalId": c.ExternalID,
+		"customerId": string(c.CustomerID), "customerIdentifier": nullIfEmpty(customer.Identifier),
+		"identifierAtStart": nullIfEmpty(c.IdentifierAtStart), "resourceId": string(c.ResourceID),
+		"customerDestination": c.CustomerDestination, "externalId": nullIfEmpty(c.ExternalID),
 		"startedAt": formatTime(c.StartedAt), "closedAt": closedAt, "messages": messages,
 	}, nil
 }
 
-func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+// formatTime writes times as the API does: UTC with six fractional digits.
+func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000Z07:00") }
+
+// nullIfEmpty makes an empty optional text null, as the API does.
+func nullIfEmpty(v string) any {
+	if v == "" {
+		return nil
+	}
+	return v
+}
 
 // GetSession returns a session with its variables. Errors: not_found.
 func (s *Service) GetSession(ctx context.Context, org domain.OrgID, id domain.SessionID) (ses domain.Session, err error) {

@@ -2,12 +2,22 @@ package service
 
 import (
 	"context"
+	"time"
 
 	"github.com/parleyhq/parley/domain"
 )
 
 // maxIdempotencyKeyLen bounds an Idempotency-Key header.
 const maxIdempotencyKeyLen = 255
+
+const (
+	// idempotencyLease is how long a request may hold its key in progress;
+	// after it, the request is taken for dead (a crashed server) and a
+	// retry runs instead of answering conflict forever.
+	idempotencyLease = 2 * time.Minute
+	// idempotencyRetention is how long a key is remembered at all.
+	idempotencyRetention = 24 * time.Hour
+)
 
 // Replay is a stored response to repeat for a retried request.
 type Replay struct {
@@ -18,9 +28,11 @@ type Replay struct {
 // BeginIdempotent reserves key for a request whose method, path and body
 // hash to requestHash. It returns a Replay when the same request already
 // completed; nil when the caller should run the request and then call
-// FinishIdempotent or AbandonIdempotent. Errors: invalid_argument (key),
-// conflict (the key was used for a different request, or the first request
-// is still running).
+// FinishIdempotent or AbandonIdempotent. A key older than 24 hours is
+// forgotten, and one still in progress after a 2-minute lease (its server
+// died) is taken over. Errors: invalid_argument (key), conflict (the key
+// was used for a different request, or the first request is still
+// running).
 func (s *Service) BeginIdempotent(ctx context.Context, org domain.OrgID, key, requestHash string) (*Replay, error) {
 	if len(key) > maxIdempotencyKeyLen {
 		return nil, invalidf("Idempotency-Key is longer than %d characters", maxIdempotencyKeyLen)
@@ -31,12 +43,19 @@ func (s *Service) BeginIdempotent(ctx context.Context, org domain.OrgID, key, re
 	var replay *Replay
 	err := s.update(ctx, org, func(tx domain.Tx) error {
 		replay = nil
+		now := s.now()
 		rec, found, err := tx.GetIdempotency(ctx, org, key)
 		if err != nil {
 			return err
 		}
+		if found && (now.Sub(rec.CreatedAt) >= idempotencyRetention || (rec.Status == 0 && now.Sub(rec.CreatedAt) >= idempotencyLease)) {
+			if err := tx.DeleteIdempotency(ctx, org, key); err != nil {
+				return err
+			}
+			found = false
+		}
 		if !found {
-			return tx.PutIdempotency(ctx, domain.IdempotencyRecord{OrgID: org, Key: key, RequestHash: requestHash, CreatedAt: s.now()})
+			return tx.PutIdempotency(ctx, domain.IdempotencyRecord{OrgID: org, Key: key, RequestHash: requestHash, CreatedAt: now})
 		}
 		switch {
 		case rec.RequestHash != requestHash:

@@ -3,7 +3,9 @@ package storetest
 import (
 	"context"
 	"reflect"
+	"regexp"
 	"testing"
+	"time"
 
 	"github.com/parleyhq/parley/domain"
 	"github.com/parleyhq/parley/service"
@@ -16,6 +18,7 @@ func RunOperations(t *testing.T, newStore Factory) {
 	t.Run("send creates a conversation when needed", func(t *testing.T) { opsSendCreates(t, newStore(t)) })
 	t.Run("actions", func(t *testing.T) { opsActions(t, newStore(t)) })
 	t.Run("publish replaces the deployment", func(t *testing.T) { opsPublish(t, newStore(t)) })
+	t.Run("idempotency keys: replay, lease, expiry", func(t *testing.T) { opsIdempotency(t, newStore(t)) })
 }
 
 func opsTranscriptSendClose(t *testing.T, store domain.Store) {
@@ -37,6 +40,11 @@ func opsTranscriptSendClose(t *testing.T, store domain.Store) {
 	if res.Variable != "conversation" || tr["id"] != id || tr["status"] != "live" || tr["customerIdentifier"] != "tel:+15550100000" || len(msgs) != 2 ||
 		msgs[0].(map[string]any)["text"] != "hello" || msgs[1].(map[string]any)["direction"] != "outbound" {
 		t.Fatalf("transcript: %+v", tr)
+	}
+	micros := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$`)
+	if tr["externalId"] != nil || tr["closedAt"] != nil || !micros.MatchString(tr["startedAt"].(string)) ||
+		!micros.MatchString(msgs[0].(map[string]any)["createdAt"].(string)) {
+		t.Fatalf("transcript optional fields or times: %+v", tr)
 	}
 	res, err = w.Op(service.OpCloseConversation, map[string]any{"conversation": id})
 	must(t, err)
@@ -138,5 +146,38 @@ func opsPublish(t *testing.T, store domain.Store) {
 	must(t, err)
 	if qa.ID == next.ID || !qa.Active() {
 		t.Fatalf("qa deployment %+v", qa)
+	}
+}
+
+// opsIdempotency: a completed request is replayed; a key still in progress
+// answers conflict until its lease runs out (its server died), then a
+// retry takes it over; a key is forgotten after a day.
+func opsIdempotency(t *testing.T, store domain.Store) {
+	w := NewWorld(t, store)
+	ctx := context.Background()
+	begin := func(key, hash string) (*service.Replay, error) {
+		return w.Service.BeginIdempotent(ctx, w.Org, key, hash)
+	}
+	if replay, err := begin("crashed", "h1"); replay != nil || err != nil {
+		t.Fatalf("first use: %v %v", replay, err)
+	}
+	if _, err := begin("crashed", "h1"); domain.ErrorCode(err) != domain.CodeConflict {
+		t.Fatalf("while in progress: %v, want conflict", err)
+	}
+	w.Clock.Advance(3 * time.Minute)
+	if replay, err := begin("crashed", "h1"); replay != nil || err != nil {
+		t.Fatalf("after the lease: %v %v, want the key taken over", replay, err)
+	}
+	must(t, w.Service.FinishIdempotent(ctx, w.Org, "crashed", 201, []byte(`{"ok":true}`)))
+	replay, err := begin("crashed", "h1")
+	if err != nil || replay == nil || replay.Status != 201 || string(replay.Body) != `{"ok":true}` {
+		t.Fatalf("after completion: %+v %v, want the stored response", replay, err)
+	}
+	if _, err := begin("crashed", "h2"); domain.ErrorCode(err) != domain.CodeConflict {
+		t.Fatalf("same key, other request: %v, want conflict", err)
+	}
+	w.Clock.Advance(25 * time.Hour)
+	if replay, err := begin("crashed", "h2"); replay != nil || err != nil {
+		t.Fatalf("a day later: %v %v, want the key forgotten", replay, err)
 	}
 }

@@ -44,8 +44,10 @@ func parseBenchFlags(c *cli, args []string) (benchConfig, error) {
 	self := f.Bool("self", "", false, "start a server in this process on a temporary database instead of using --url")
 	clients := f.Int("clients", "", 32, "concurrent clients")
 	duration := f.Duration("duration", "", 10*time.Second, "how long each operation is measured, over HTTP and in process")
-	database := f.String("database", "PARLEY_DATABASE_URL", "",
-		"PostgreSQL URL for the in-process store (and the --self server's); empty: temporary SQLite files")
+	// Not read from PARLEY_DATABASE_URL: in a server's environment that is
+	// the production database, and the bench creates orgs where it runs.
+	database := f.String("database", "", "",
+		"PostgreSQL URL for the in-process store (and the --self server's); empty: temporary SQLite files. The bench creates its own orgs there: use a database of its own")
 	cpuProfile := f.String("cpuprofile", "", "", "write a CPU profile of the run (with --self, the server's work included) to this file, for go tool pprof")
 	if err := f.parse(args); err != nil {
 		return benchConfig{}, err

@@ -131,6 +131,12 @@ func TestBenchFlagsResolution(t *testing.T) {
 			args: []string{"--self", "--database", "postgres://p@h/db"},
 			want: benchConfig{self: true, clients: 32, duration: 10 * time.Second, database: "postgres://p@h/db"},
 		},
+		{
+			name: "never the server's database from the environment",
+			env:  map[string]string{"PARLEY_DATABASE_URL": "postgres://prod@h/db"},
+			args: []string{"--self"},
+			want: benchConfig{self: true, clients: 32, duration: 10 * time.Second},
+		},
 		{name: "neither url nor self", wantErr: "either --url"},
 		{name: "both url and self", args: []string{"--self", "--url", "http://x"}, wantErr: "either --url"},
 		{name: "url without key", args: []string{"--url", "http://x"}, wantErr: "--key is required"},

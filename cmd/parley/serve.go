@@ -139,16 +139,19 @@ func cmdServe(ctx context.Context, c *cli, args []string) error {
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second, // a stalled body cannot hold a connection
+		WriteTimeout:      time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	logger.Info("listening on http://"+addr, "addr", addr)
-	return serveUntilDone(ctx, srv, ln, logger)
+	return serveUntilDone(ctx, srv, ln, logger, shutdownTimeout)
 }
 
 // serveUntilDone serves on ln until ctx is cancelled (by SIGINT or SIGTERM),
-// then lets in-flight requests finish within shutdownTimeout.
-func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, logger *slog.Logger) error {
+// then lets in-flight requests finish within timeout; connections still
+// open after it (a stalled client) are closed.
+func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, logger *slog.Logger, timeout time.Duration) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
@@ -156,11 +159,14 @@ func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, logg
 		return err
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down: finishing in-flight requests", "timeout", shutdownTimeout.String())
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	logger.Info("shutting down: finishing in-flight requests", "timeout", timeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("graceful shutdown: %w", err)
+		logger.Warn("requests still open after the shutdown timeout: closing their connections", "err", err)
+		if err := srv.Close(); err != nil {
+			return fmt.Errorf("closing connections: %w", err)
+		}
 	}
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		return err
