@@ -46,15 +46,17 @@ func (s *server) idempotent(w http.ResponseWriter, r *http.Request, h handlerFun
 
 // settleIdempotent records the outcome of the request holding key; ctx
 // outlives the client, so the outcome is recorded even if it went away.
-// A server error releases the key: the request had no effect, a retry
-// runs it again. Any other response may have committed changes, so the
-// key is never released for it: when storing the response fails, the
-// failure is logged and the key stays in progress (the service lets a
-// later request take over a stale key), since a retry must not run the
-// request a second time.
+// Only a success (2xx) is stored and replayed. Every error response of
+// Parley means the request changed nothing (a failed operation leaves the
+// store as before), so the key is released and a retry, perhaps corrected,
+// runs again: a transient conflict or a malformed request is not replayed
+// for a day. A success may have committed changes, so its key is never
+// released: when storing the response fails, the failure is logged and the
+// key stays in progress (the service lets a later request take over a
+// stale key), since a retry must not run the request a second time.
 func (s *server) settleIdempotent(ctx context.Context, org domain.OrgID, key string, rec *captureWriter) {
 	status := rec.statusCode()
-	if status >= http.StatusInternalServerError {
+	if status >= http.StatusMultipleChoices {
 		if err := s.svc.AbandonIdempotent(ctx, org, key); err != nil {
 			s.log.ErrorContext(ctx, "releasing an idempotency key", "org", org, "err", err)
 		}
