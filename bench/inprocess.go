@@ -43,7 +43,8 @@ func (d *InProcess) Setup(ctx context.Context, n int) ([]string, error) {
 	convs := make([]string, n)
 	for i := range convs {
 		st, err := d.Service.StartConversation(ctx, d.Org, service.StartInput{
-			DeploymentID: dep.ID, ResourceID: res.ID, CustomerDestination: fmt.Sprintf("bench-session-%d", i),
+			DeploymentID: dep.ID,
+			Party:        service.Party{ResourceID: res.ID, CustomerDestination: fmt.Sprintf("bench-session-%d", i)},
 		})
 		if err != nil {
 			return nil, err

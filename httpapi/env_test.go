@@ -188,3 +188,22 @@ func (b *lockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// publishApp creates an app named "bot" with an empty version, published
+// to env.
+func publishApp(t *testing.T, c *client.Client, env string) (*client.App, *client.Version, *client.Deployment) {
+	t.Helper()
+	app, err := c.CreateApp(t.Context(), client.CreateAppRequest{Name: "bot"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	version, err := c.CreateVersion(t.Context(), app.ID, client.CreateVersionRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dep, err := c.Publish(t.Context(), app.ID, client.PublishRequest{VersionID: version.ID, Environment: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app, version, dep
+}

@@ -272,12 +272,24 @@ func (s *server) getResource(w http.ResponseWriter, r *http.Request) error {
 
 // Conversations.
 
-type startConversationRequest struct {
-	DeploymentID        string `json:"deploymentId"`
+// partyRequest is the party of a new conversation, in both start requests.
+type partyRequest struct {
 	ResourceID          string `json:"resourceId"`
 	ExternalID          string `json:"externalId"`
 	CustomerDestination string `json:"customerDestination"`
 	CustomerIdentifier  string `json:"customerIdentifier"`
+}
+
+func (p partyRequest) party() service.Party {
+	return service.Party{
+		ResourceID: domain.ResourceID(p.ResourceID), ExternalID: p.ExternalID,
+		CustomerDestination: p.CustomerDestination, CustomerIdentifier: p.CustomerIdentifier,
+	}
+}
+
+type startConversationRequest struct {
+	DeploymentID string `json:"deploymentId"`
+	partyRequest
 }
 
 func (s *server) startConversation(w http.ResponseWriter, r *http.Request) error {
@@ -286,8 +298,7 @@ func (s *server) startConversation(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	st, err := s.svc.StartConversation(r.Context(), orgOf(r), service.StartInput{
-		DeploymentID: domain.DeploymentID(req.DeploymentID), ResourceID: domain.ResourceID(req.ResourceID),
-		ExternalID: req.ExternalID, CustomerDestination: req.CustomerDestination, CustomerIdentifier: req.CustomerIdentifier,
+		DeploymentID: domain.DeploymentID(req.DeploymentID), Party: req.party(),
 	})
 	if err != nil {
 		return err
@@ -296,11 +307,8 @@ func (s *server) startConversation(w http.ResponseWriter, r *http.Request) error
 }
 
 type startPreviewRequest struct {
-	VersionID           string `json:"versionId"`
-	ResourceID          string `json:"resourceId"`
-	ExternalID          string `json:"externalId"`
-	CustomerDestination string `json:"customerDestination"`
-	CustomerIdentifier  string `json:"customerIdentifier"`
+	VersionID string `json:"versionId"`
+	partyRequest
 }
 
 func (s *server) startPreview(w http.ResponseWriter, r *http.Request) error {
@@ -309,8 +317,7 @@ func (s *server) startPreview(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	st, err := s.svc.StartPreview(r.Context(), orgOf(r), service.PreviewInput{
-		VersionID: domain.VersionID(req.VersionID), ResourceID: domain.ResourceID(req.ResourceID),
-		ExternalID: req.ExternalID, CustomerDestination: req.CustomerDestination, CustomerIdentifier: req.CustomerIdentifier,
+		VersionID: domain.VersionID(req.VersionID), Party: req.party(),
 	})
 	if err != nil {
 		return err

@@ -147,18 +147,7 @@ func buildWorld(t *testing.T, c *client.Client) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := c.CreateApp(ctx, client.CreateAppRequest{Name: "bot"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	version, err := c.CreateVersion(ctx, app.ID, client.CreateVersionRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dep, err := c.Publish(ctx, app.ID, client.PublishRequest{VersionID: version.ID, Environment: client.EnvProduction})
-	if err != nil {
-		t.Fatal(err)
-	}
+	app, version, dep := publishApp(t, c, client.EnvProduction)
 	res, err := c.CreateChannelResource(ctx, client.CreateChannelResourceRequest{Kind: client.KindWebChat, Name: "site", Address: "widget"})
 	if err != nil {
 		t.Fatal(err)

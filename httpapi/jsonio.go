@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/parleyhq/parley/domain"
 )
@@ -61,16 +62,26 @@ func decodeJSON(r *http.Request, v any) error {
 	return nil
 }
 
+// fieldNames memoizes jsonFieldNames by struct type, as encoding/json
+// caches its own view of a type: request decoding is on every request's
+// path. The maps are never modified once stored.
+var fieldNames sync.Map // reflect.Type -> map[string]bool
+
 // jsonFieldNames returns the JSON names encoding/json uses for the fields
 // of the struct v points to, those of embedded structs included (fields
-// tagged "-" have none); nil when v is not a pointer to a struct.
+// tagged "-" have none); nil when v is not a pointer to a struct. The map
+// is shared: read it, never change it.
 func jsonFieldNames(v any) map[string]bool {
 	t := indirect(reflect.TypeOf(v))
 	if t == nil || t.Kind() != reflect.Struct {
 		return nil
 	}
+	if names, ok := fieldNames.Load(t); ok {
+		return names.(map[string]bool)
+	}
 	names := map[string]bool{}
 	addJSONFieldNames(t, names, map[reflect.Type]bool{})
+	fieldNames.Store(t, names)
 	return names
 }
 

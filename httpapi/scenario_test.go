@@ -207,18 +207,7 @@ func TestConversationLifecycle(t *testing.T) {
 	env := newEnv(t)
 	ctx := t.Context()
 	_, c := env.newOrg("Acme", domain.PlanEnterprise)
-	app, err := c.CreateApp(ctx, client.CreateAppRequest{Name: "bot"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	version, err := c.CreateVersion(ctx, app.ID, client.CreateVersionRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dep, err := c.Publish(ctx, app.ID, client.PublishRequest{VersionID: version.ID, Environment: client.EnvQA})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, dep := publishApp(t, c, client.EnvQA)
 	res, err := c.CreateChannelResource(ctx, client.CreateChannelResourceRequest{Kind: client.KindSMS, Name: "SMS", Address: "+1 555 010 2000"})
 	if err != nil {
 		t.Fatal(err)

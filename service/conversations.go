@@ -7,23 +7,25 @@ import (
 	"github.com/parleyhq/parley/domain"
 )
 
-// StartInput starts a conversation on a published deployment, with the
-// semantics of the start_conversation_chat_bot action.
-type StartInput struct {
-	DeploymentID        domain.DeploymentID
+// Party is where and with whom a new conversation talks.
+type Party struct {
 	ResourceID          domain.ResourceID
 	ExternalID          string // optional
 	CustomerDestination string // phone number (sms) or web chat session id
 	CustomerIdentifier  string // optional; normalized
 }
 
+// StartInput starts a conversation on a published deployment, with the
+// semantics of the start_conversation_chat_bot action.
+type StartInput struct {
+	DeploymentID domain.DeploymentID
+	Party
+}
+
 // PreviewInput starts a preview run of a version that need not be published.
 type PreviewInput struct {
-	VersionID           domain.VersionID
-	ResourceID          domain.ResourceID
-	ExternalID          string
-	CustomerDestination string
-	CustomerIdentifier  string
+	VersionID domain.VersionID
+	Party
 }
 
 // Started is a new conversation with its session and customer.
@@ -33,22 +35,19 @@ type Started struct {
 	Customer     domain.Customer
 }
 
-// conversationStart is a validated start request; exactly one of
-// deployment and preview is set.
+// conversationStart is a validated start request (its identifier
+// normalized); exactly one of deployment and preview is set.
 type conversationStart struct {
-	deployment  *domain.Deployment
-	preview     *domain.AppVersion
-	resource    domain.ResourceID
-	externalID  string
-	destination string
-	identifier  string // normalized, "" for none
+	deployment *domain.Deployment
+	preview    *domain.AppVersion
+	Party
 }
 
 // StartConversation starts a conversation on an active deployment.
 // Errors: invalid_argument, identifier_invalid, not_deployed (deployment
 // replaced by a later publish).
 func (s *Service) StartConversation(ctx context.Context, org domain.OrgID, in StartInput) (st Started, err error) {
-	req, err := s.checkStart(string(in.DeploymentID), in.ResourceID, in.ExternalID, in.CustomerDestination, in.CustomerIdentifier, "deploymentId")
+	req, err := s.checkStart("deploymentId", string(in.DeploymentID), in.Party)
 	if err != nil {
 		return Started{}, err
 	}
@@ -63,7 +62,7 @@ func (s *Service) StartConversation(ctx context.Context, org domain.OrgID, in St
 // deployed-only answer not_deployed inside it.
 // Errors: invalid_argument, identifier_invalid.
 func (s *Service) StartPreview(ctx context.Context, org domain.OrgID, in PreviewInput) (st Started, err error) {
-	req, err := s.checkStart(string(in.VersionID), in.ResourceID, in.ExternalID, in.CustomerDestination, in.CustomerIdentifier, "versionId")
+	req, err := s.checkStart("versionId", string(in.VersionID), in.Party)
 	if err != nil {
 		return Started{}, err
 	}
@@ -83,31 +82,30 @@ func (s *Service) StartPreview(ctx context.Context, org domain.OrgID, in Preview
 }
 
 // checkStart validates the inputs shared by every way to start.
-func (s *Service) checkStart(target string, resource domain.ResourceID, externalID, destination, identifier, targetField string) (conversationStart, error) {
+func (s *Service) checkStart(targetField, target string, p Party) (conversationStart, error) {
 	if err := checkID(targetField, target); err != nil {
 		return conversationStart{}, err
 	}
-	if err := checkID("resourceId", string(resource)); err != nil {
+	if err := checkID("resourceId", string(p.ResourceID)); err != nil {
 		return conversationStart{}, err
 	}
-	if err := checkText("externalId", externalID, maxTextLen, false); err != nil {
+	if err := checkText("externalId", p.ExternalID, maxTextLen, false); err != nil {
 		return conversationStart{}, err
 	}
-	if destination == "" {
+	if p.CustomerDestination == "" {
 		return conversationStart{}, invalidf("customerDestination is required")
 	}
-	if err := checkText("customerDestination", destination, maxTextLen, false); err != nil {
+	if err := checkText("customerDestination", p.CustomerDestination, maxTextLen, false); err != nil {
 		return conversationStart{}, err
 	}
-	req := conversationStart{resource: resource, externalID: externalID, destination: destination}
-	if identifier != "" {
-		norm, err := s.identifiers.Normalize(identifier)
+	if p.CustomerIdentifier != "" {
+		norm, err := s.identifiers.Normalize(p.CustomerIdentifier)
 		if err != nil {
 			return conversationStart{}, err
 		}
-		req.identifier = norm
+		p.CustomerIdentifier = norm
 	}
-	return req, nil
+	return conversationStart{Party: p}, nil
 }
 
 // startOnDeployment starts a conversation on an active deployment.
@@ -129,21 +127,21 @@ func (s *Service) startOnDeployment(ctx context.Context, tx domain.Tx, org domai
 // startConversation creates the conversation, its session, and joins the
 // identifier's current holder or creates a customer.
 func (s *Service) startConversation(ctx context.Context, tx domain.Tx, org domain.OrgID, req conversationStart) (Started, error) {
-	res, err := tx.GetResource(ctx, org, req.resource)
+	res, err := tx.GetResource(ctx, org, req.ResourceID)
 	if domain.IsNotFound(err) {
-		return Started{}, invalidf("resourceId %s does not name a channel resource", req.resource)
+		return Started{}, invalidf("resourceId %s does not name a channel resource", req.ResourceID)
 	}
 	if err != nil {
 		return Started{}, err
 	}
-	destination := req.destination
+	destination := req.CustomerDestination
 	if res.Kind == domain.ResourceSMS {
 		if destination, err = s.phoneNumber("customerDestination", destination); err != nil {
 			return Started{}, err
 		}
 	}
 	now := s.now()
-	customer, err := s.customerFor(ctx, tx, org, req.identifier, now)
+	customer, err := s.customerFor(ctx, tx, org, req.CustomerIdentifier, now)
 	if err != nil {
 		return Started{}, err
 	}
@@ -160,7 +158,7 @@ func (s *Service) startConversation(ctx context.Context, tx domain.Tx, org domai
 		SessionID:           domain.SessionID(s.ids.NewID("ses")),
 		Status:              domain.StatusLive,
 		CustomerDestination: destination,
-		ExternalID:          req.externalID,
+		ExternalID:          req.ExternalID,
 		IdentifierAtStart:   customer.Identifier,
 		StartedAt:           now,
 	}

@@ -251,17 +251,14 @@ func (s *Service) startForSend(ctx context.Context, rc *runContext) (domain.Conv
 		return domain.Conversation{}, err
 	}
 	st, err := s.startConversation(ctx, rc.tx, rc.org, conversationStart{
-		deployment: &active, resource: domain.ResourceID(rc.args.text("resourceId")),
-		externalID: rc.args.text("externalId"), destination: rc.args.text("customerDestination"),
-		identifier: rc.args.text("customerIdentifier"),
+		deployment: &active, Party: partyOf(rc.args),
 	})
 	return st.Conversation, err
 }
 
 func execStartAction(s *Service, ctx context.Context, rc *runContext) (any, *domain.Error, error) {
 	st, err := s.startOnDeployment(ctx, rc.tx, rc.org, domain.DeploymentID(rc.args.text("deploymentId")), conversationStart{
-		resource: domain.ResourceID(rc.args.text("resourceId")), externalID: rc.args.text("externalId"),
-		destination: rc.args.text("customerDestination"), identifier: rc.args.text("customerIdentifier"),
+		Party: partyOf(rc.args),
 	})
 	if err != nil {
 		return nil, nil, err
@@ -294,4 +291,13 @@ func currentConversation(rc *runContext) (domain.Conversation, error) {
 		return domain.Conversation{}, invalidf("this action acts on the current conversation: give the sessionId of a conversation")
 	}
 	return *rc.conv, nil
+}
+
+// partyOf reads the party inputs (already validated and normalized) of
+// start_conversation_chat_bot and send_message_to_conversation.
+func partyOf(a args) Party {
+	return Party{
+		ResourceID: domain.ResourceID(a.text("resourceId")), ExternalID: a.text("externalId"),
+		CustomerDestination: a.text("customerDestination"), CustomerIdentifier: a.text("customerIdentifier"),
+	}
 }

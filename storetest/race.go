@@ -94,8 +94,8 @@ func raceUpdatesAndStarts(t *testing.T, open Opener) {
 			return
 		}
 		starts[i/2], errs[i] = svc.StartConversation(ctx, w.Org, service.StartInput{
-			DeploymentID: w.Deployment.ID, ResourceID: w.Resource.ID,
-			CustomerDestination: fmt.Sprintf("web-%d", i), CustomerIdentifier: ident,
+			DeploymentID: w.Deployment.ID,
+			Party:        w.Party(fmt.Sprintf("web-%d", i), ident),
 		})
 	})
 	for i, err := range errs {

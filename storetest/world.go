@@ -97,19 +97,22 @@ func (w *World) License(org domain.OrgID, plan domain.Plan, d time.Duration) str
 func (w *World) Start(ident string) service.Started {
 	w.T.Helper()
 	st, err := w.Service.StartConversation(context.Background(), w.Org, service.StartInput{
-		DeploymentID: w.Deployment.ID, ResourceID: w.Resource.ID,
-		CustomerDestination: w.IDs.NewID("web"), CustomerIdentifier: ident,
+		DeploymentID: w.Deployment.ID, Party: w.Party(w.IDs.NewID("web"), ident),
 	})
 	must(w.T, err)
 	return st
+}
+
+// Party is a customer at destination on the world's web chat resource.
+func (w *World) Party(destination, ident string) service.Party {
+	return service.Party{ResourceID: w.Resource.ID, CustomerDestination: destination, CustomerIdentifier: ident}
 }
 
 // StartPreview starts a preview run of the unpublished version.
 func (w *World) StartPreview(ident string) service.Started {
 	w.T.Helper()
 	st, err := w.Service.StartPreview(context.Background(), w.Org, service.PreviewInput{
-		VersionID: w.Draft.ID, ResourceID: w.Resource.ID,
-		CustomerDestination: w.IDs.NewID("web"), CustomerIdentifier: ident,
+		VersionID: w.Draft.ID, Party: w.Party(w.IDs.NewID("web"), ident),
 	})
 	must(w.T, err)
 	return st
