@@ -129,6 +129,14 @@ type Tx interface {
 	CompleteIdempotency(ctx context.Context, org OrgID, key string, status int, body []byte) error
 	// DeleteIdempotency forgets key, so a failed request can be retried.
 	DeleteIdempotency(ctx context.Context, org OrgID, key string) error
+
+	// Each capability adds its methods as an interface of its own, in a
+	// file of its own (store_<capability>.go).
+	LookupTx
+	MaintenanceTx
+	TurnTx
+	ChannelTx
+	WebhookTx
 }
 
 // ConversationFilter selects conversations for ListConversations. Zero

@@ -1,0 +1,4 @@
+package domain
+
+// LookupTx holds the Tx methods for the identifier timeline, the customers list and filtered event feeds.
+type LookupTx interface{}

@@ -1,0 +1,4 @@
+package domain
+
+// MaintenanceTx holds the Tx methods for retention: deleting expired runs, events and idempotency records.
+type MaintenanceTx interface{}

@@ -1,0 +1,221 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/parleyhq/parley/domain"
+	"github.com/parleyhq/parley/service"
+)
+
+// Conversations.
+
+// partyRequest is the party of a new conversation, in both start requests.
+type partyRequest struct {
+	ResourceID          string `json:"resourceId"`
+	ExternalID          string `json:"externalId"`
+	CustomerDestination string `json:"customerDestination"`
+	CustomerIdentifier  string `json:"customerIdentifier"`
+}
+
+func (p partyRequest) party() service.Party {
+	return service.Party{
+		ResourceID: domain.ResourceID(p.ResourceID), ExternalID: p.ExternalID,
+		CustomerDestination: p.CustomerDestination, CustomerIdentifier: p.CustomerIdentifier,
+	}
+}
+
+type startConversationRequest struct {
+	DeploymentID string `json:"deploymentId"`
+	partyRequest
+}
+
+func (s *server) startConversation(w http.ResponseWriter, r *http.Request) error {
+	var req startConversationRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	st, err := s.svc.StartConversation(r.Context(), orgOf(r), service.StartInput{
+		DeploymentID: domain.DeploymentID(req.DeploymentID), Party: req.party(),
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, toStarted(st))
+}
+
+type startPreviewRequest struct {
+	VersionID string `json:"versionId"`
+	partyRequest
+}
+
+func (s *server) startPreview(w http.ResponseWriter, r *http.Request) error {
+	var req startPreviewRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	st, err := s.svc.StartPreview(r.Context(), orgOf(r), service.PreviewInput{
+		VersionID: domain.VersionID(req.VersionID), Party: req.party(),
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, toStarted(st))
+}
+
+// listConversations answers one page, newest first, with an opaque cursor
+// to the next page (null on the last page).
+func (s *server) listConversations(w http.ResponseWriter, r *http.Request) error {
+	f, err := conversationFilter(r)
+	if err != nil {
+		return err
+	}
+	cs, err := s.svc.ListConversations(r.Context(), orgOf(r), f)
+	if err != nil {
+		return err
+	}
+	page := conversationPageResponse{Items: mapItems(cs, toConversation).Items}
+	if len(cs) == f.Limit {
+		next := encodeCursor(cs[len(cs)-1])
+		page.NextCursor = &next
+	}
+	return writeJSON(w, http.StatusOK, page)
+}
+
+// conversationFilter reads the query of listConversations.
+// Errors: invalid_argument.
+func conversationFilter(r *http.Request) (domain.ConversationFilter, error) {
+	var f domain.ConversationFilter
+	q, err := queryValues(r)
+	if err != nil {
+		return f, err
+	}
+	if f.Limit, err = queryLimit(q); err != nil {
+		return f, err
+	}
+	f.Status = domain.ConversationStatus(q.Get("status"))
+	for _, id := range []struct {
+		name string
+		dst  *string
+	}{
+		{"customerId", (*string)(&f.CustomerID)},
+		{"deploymentId", (*string)(&f.DeploymentID)},
+		{"resourceId", (*string)(&f.ResourceID)},
+	} {
+		if *id.dst, err = queryID(q, id.name); err != nil {
+			return f, err
+		}
+	}
+	if f.ExternalID, err = queryText(q, "externalId", maxExternalIDLen); err != nil {
+		return f, err
+	}
+	if c := q.Get("cursor"); c != "" {
+		if f.BeforeStartedAt, f.BeforeID, err = decodeCursor(c); err != nil {
+			return f, err
+		}
+	}
+	return f, nil
+}
+
+// encodeCursor makes the opaque keyset cursor after conversation c.
+func encodeCursor(c domain.Conversation) string {
+	raw := strconv.FormatInt(c.StartedAt.UnixMicro(), 10) + "|" + string(c.ID)
+	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+}
+
+// decodeCursor reads a cursor made by encodeCursor.
+// Errors: invalid_argument.
+func decodeCursor(cursor string) (time.Time, domain.ConversationID, error) {
+	bad := invalid("cursor is not a cursor returned by this API")
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil {
+		return time.Time{}, "", bad
+	}
+	micros, id, ok := strings.Cut(string(raw), "|")
+	n, err := strconv.ParseInt(micros, 10, 64)
+	if !ok || err != nil || !plausibleID(id) {
+		return time.Time{}, "", bad
+	}
+	at := time.UnixMicro(n).UTC()
+	if year := at.Year(); year < 1 || year > 9999 {
+		return time.Time{}, "", bad
+	}
+	return at, domain.ConversationID(id), nil
+}
+
+func conversationID(r *http.Request) domain.ConversationID {
+	return domain.ConversationID(r.PathValue("conversationId"))
+}
+
+func (s *server) getConversation(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.svc.GetConversation(r.Context(), orgOf(r), conversationID(r))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toConversation(c))
+}
+
+type addMessageRequest struct {
+	Direction string `json:"direction"`
+	Text      string `json:"text"`
+}
+
+func (s *server) addMessage(w http.ResponseWriter, r *http.Request) error {
+	var req addMessageRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	m, err := s.svc.AddMessage(r.Context(), orgOf(r), conversationID(r), domain.Direction(req.Direction), req.Text)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, toMessage(m))
+}
+
+// listMessages answers the messages after the cursor message, which must
+// be a message of the conversation.
+func (s *server) listMessages(w http.ResponseWriter, r *http.Request) error {
+	q, err := queryValues(r)
+	if err != nil {
+		return err
+	}
+	limit, err := queryLimit(q)
+	if err != nil {
+		return err
+	}
+	after, err := queryID(q, "after")
+	if err != nil {
+		return err
+	}
+	ms, err := s.svc.ListMessages(r.Context(), orgOf(r), conversationID(r), domain.MessageID(after), limit)
+	if after != "" && domain.ErrorCode(err) == domain.CodeNotFound {
+		// A missing conversation is conversation_not_found; not_found is
+		// the cursor.
+		return invalid("cursor does not name a message of this conversation")
+	}
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, mapItems(ms, toMessage))
+}
+
+func (s *server) closeConversation(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.svc.CloseConversation(r.Context(), orgOf(r), conversationID(r))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toConversation(c))
+}
+
+// transcript answers the transcript object exactly as the
+// conversation_transcript data operation outputs it.
+func (s *server) transcript(w http.ResponseWriter, r *http.Request) error {
+	t, err := s.svc.Transcript(r.Context(), orgOf(r), conversationID(r))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, t)
+}

@@ -1,0 +1,120 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/parleyhq/parley/domain"
+	"github.com/parleyhq/parley/service"
+)
+
+// Data operations and actions.
+
+type runRequest struct {
+	Inputs         map[string]any `json:"inputs"`
+	SessionID      string         `json:"sessionId"`
+	OutputVariable string         `json:"outputVariable"`
+}
+
+func (s *server) runDataOperation(w http.ResponseWriter, r *http.Request) error {
+	res, err := s.runOperation(r, domain.KindDataOperation)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, operationResultResponse{
+		Operation: res.Name, Variable: optString(res.Variable), Value: res.Value,
+		Error: toOutcome(res.Error), RunID: string(res.RunID),
+	})
+}
+
+func (s *server) runAction(w http.ResponseWriter, r *http.Request) error {
+	res, err := s.runOperation(r, domain.KindAction)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, actionResultResponse{
+		Action: res.Name, Variable: optString(res.Variable), Value: res.Value,
+		Error: toOutcome(res.Error), RunID: string(res.RunID),
+	})
+}
+
+// runOperation runs the named operation and counts its outcome. A business
+// outcome is in the result; a thrown failure is the error.
+func (s *server) runOperation(r *http.Request, kind domain.RunKind) (service.RunResult, error) {
+	name := r.PathValue("name")
+	var req runRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return service.RunResult{}, err
+	}
+	res, err := s.svc.Run(r.Context(), orgOf(r), service.RunRequest{
+		Kind: kind, Name: name, Inputs: req.Inputs,
+		SessionID: domain.SessionID(req.SessionID), OutputVariable: req.OutputVariable,
+	})
+	code := "ok"
+	switch {
+	case err != nil:
+		code = domain.ErrorCode(err)
+	case res.Error != nil:
+		code = res.Error.Code
+	}
+	s.metrics.observeRun(kind, name, code)
+	return res, err
+}
+
+// Runs and events.
+
+// listRuns answers the runs before the cursor run, which must be a run of
+// the organization.
+func (s *server) listRuns(w http.ResponseWriter, r *http.Request) error {
+	q, err := queryValues(r)
+	if err != nil {
+		return err
+	}
+	limit, err := queryLimit(q)
+	if err != nil {
+		return err
+	}
+	before, err := queryID(q, "before")
+	if err != nil {
+		return err
+	}
+	runs, err := s.svc.ListRuns(r.Context(), orgOf(r), domain.RunID(before), limit)
+	if before != "" && domain.ErrorCode(err) == domain.CodeNotFound {
+		return invalid("cursor does not name a run of this organization")
+	}
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, mapItems(runs, toRun))
+}
+
+func (s *server) getRun(w http.ResponseWriter, r *http.Request) error {
+	run, err := s.svc.GetRun(r.Context(), orgOf(r), domain.RunID(r.PathValue("runId")))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toRun(run))
+}
+
+func (s *server) listEvents(w http.ResponseWriter, r *http.Request) error {
+	q, err := queryValues(r)
+	if err != nil {
+		return err
+	}
+	limit, err := queryLimit(q)
+	if err != nil {
+		return err
+	}
+	after, err := queryInt(q, "after", 0)
+	if err != nil {
+		return err
+	}
+	events, err := s.svc.ListEvents(r.Context(), orgOf(r), after, limit)
+	if err != nil {
+		return err
+	}
+	page := eventPageResponse{Items: mapItems(events, toEvent).Items, Next: after}
+	if len(events) > 0 {
+		page.Next = events[len(events)-1].Seq
+	}
+	return writeJSON(w, http.StatusOK, page)
+}
