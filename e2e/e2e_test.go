@@ -129,7 +129,8 @@ func TestEndToEndScenario(t *testing.T) {
 		t.Errorf("find(%s) after the refused update = %v, want %v", newID, got, both)
 	}
 
-	// A preview conversation of the unpublished version: not_deployed.
+	// A preview conversation of the version (published, but the preview
+	// does not run on its deployment): not_deployed.
 	preview, err := api.StartPreview(ctx, client.StartPreviewRequest{VersionID: version.ID, ResourceID: res.ID, CustomerDestination: "web-preview"})
 	must(t, err)
 	if !preview.Conversation.Preview || preview.Conversation.DeploymentID != nil {
@@ -139,6 +140,11 @@ func TestEndToEndScenario(t *testing.T) {
 		Inputs: map[string]any{"conversationId": preview.Conversation.ID, "customerIdentifier": "tel:+1 555 010 0003"},
 	})
 	wantProblem(t, err, http.StatusConflict, "not_deployed")
+	// The app was published above: the message must say what is true.
+	var notDeployed *client.Error
+	if errors.As(err, &notDeployed); !strings.Contains(notDeployed.Detail, "preview conversation") || strings.Contains(notDeployed.Detail, "unpublished") {
+		t.Errorf("not_deployed detail = %q, want it to say the conversation is a preview, not that the app is unpublished", notDeployed.Detail)
+	}
 
 	// An org without ENTERPRISE: license_required, and it sees nothing of Acme.
 	basic := createOrg(t, bin, data, "BASIC", "--name", "Basic", "--plan", "standard")

@@ -22,7 +22,7 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) error {
 		s.log.WarnContext(r.Context(), "store not ready", "err", err)
 		writeBody(w, http.StatusServiceUnavailable, problemContentType, mustJSON(problemResponse{
 			Type: problemTypeBase + "not_ready", Title: "Not ready", Status: http.StatusServiceUnavailable,
-			Detail: "the store is unreachable or not fully migrated", Code: "not_ready",
+			Detail: "the store is unreachable or not fully migrated", Code: "not_ready", RequestID: infoOf(r).id,
 		}))
 		return nil
 	}

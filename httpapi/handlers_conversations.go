@@ -15,17 +15,33 @@ import (
 
 // partyRequest is the party of a new conversation, in both start requests.
 type partyRequest struct {
-	ResourceID          string `json:"resourceId"`
-	ExternalID          string `json:"externalId"`
-	CustomerDestination string `json:"customerDestination"`
-	CustomerIdentifier  string `json:"customerIdentifier"`
+	ResourceID          string  `json:"resourceId"`
+	ExternalID          string  `json:"externalId"`
+	CustomerDestination string  `json:"customerDestination"`
+	CustomerIdentifier  *string `json:"customerIdentifier"` // nil when absent or null
 }
 
-func (p partyRequest) party() service.Party {
+// party returns the service's party. Errors: identifier_invalid.
+func (p partyRequest) party() (service.Party, error) {
+	ident, err := optionalIdentifier("customerIdentifier", p.CustomerIdentifier)
 	return service.Party{
 		ResourceID: domain.ResourceID(p.ResourceID), ExternalID: p.ExternalID,
-		CustomerDestination: p.CustomerDestination, CustomerIdentifier: p.CustomerIdentifier,
+		CustomerDestination: p.CustomerDestination, CustomerIdentifier: ident,
+	}, err
+}
+
+// optionalIdentifier reads an optional identifier field: absent (or null)
+// means no identifier; present, it must be an identifier, so empty or
+// blank text is identifier_invalid as it is everywhere else.
+func optionalIdentifier(field string, v *string) (string, error) {
+	if v == nil {
+		return "", nil
 	}
+	if strings.TrimSpace(*v) == "" {
+		return "", domain.Errorf(domain.CodeIdentifierInvalid,
+			"%s is empty; leave it out (or null) for no identifier", field)
+	}
+	return *v, nil
 }
 
 type startConversationRequest struct {
@@ -38,8 +54,12 @@ func (s *server) startConversation(w http.ResponseWriter, r *http.Request) error
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
+	party, err := req.party()
+	if err != nil {
+		return err
+	}
 	st, err := s.svc.StartConversation(r.Context(), orgOf(r), service.StartInput{
-		DeploymentID: domain.DeploymentID(req.DeploymentID), Party: req.party(),
+		DeploymentID: domain.DeploymentID(req.DeploymentID), Party: party,
 	})
 	if err != nil {
 		return err
@@ -57,8 +77,12 @@ func (s *server) startPreview(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
+	party, err := req.party()
+	if err != nil {
+		return err
+	}
 	st, err := s.svc.StartPreview(r.Context(), orgOf(r), service.PreviewInput{
-		VersionID: domain.VersionID(req.VersionID), Party: req.party(),
+		VersionID: domain.VersionID(req.VersionID), Party: party,
 	})
 	if err != nil {
 		return err

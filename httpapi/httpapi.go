@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parleyhq/parley/domain"
+	"github.com/parleyhq/parley/ids"
 	"github.com/parleyhq/parley/service"
 )
 
@@ -34,6 +35,9 @@ type Config struct {
 	Metrics prometheus.Registerer
 	// MaxBodyBytes bounds request bodies (413 beyond); 0 means 1 MiB.
 	MaxBodyBytes int64
+	// RequestIDs makes the id of a request that brings no acceptable
+	// X-Request-Id; nil means random ids (ids.Random).
+	RequestIDs domain.IDGenerator
 }
 
 // server holds the dependencies of the handlers.
@@ -43,6 +47,7 @@ type server struct {
 	log     *slog.Logger
 	maxBody int64
 	metrics *metrics
+	reqIDs  domain.IDGenerator
 }
 
 // New returns the HTTP handler of the whole API.
@@ -64,12 +69,17 @@ func newServer(cfg Config) *server {
 	if maxBody <= 0 {
 		maxBody = DefaultMaxBodyBytes
 	}
+	reqIDs := cfg.RequestIDs
+	if reqIDs == nil {
+		reqIDs = ids.Random{}
+	}
 	return &server{
 		svc:     cfg.Service,
 		store:   cfg.Store,
 		log:     logger,
 		maxBody: maxBody,
 		metrics: newMetrics(cfg.Metrics),
+		reqIDs:  reqIDs,
 	}
 }
 
@@ -166,30 +176,69 @@ func (s *server) routes() []route {
 // requestInfo collects facts about a request for its log line, filled in
 // as the request goes through authentication.
 type requestInfo struct {
+	id  string // the request id, echoed in X-Request-Id
 	org domain.OrgID
+	key domain.APIKeyID
 }
 
 type requestInfoKey struct{}
 
-// orgOf returns the authenticated org of r ("" on public routes).
-func orgOf(r *http.Request) domain.OrgID {
+// infoOf returns the facts collected about r (empty outside the middleware).
+func infoOf(r *http.Request) *requestInfo {
 	if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
-		return info.org
+		return info
 	}
-	return ""
+	return &requestInfo{}
 }
 
-// wrap applies the per-route middleware: metrics, logging, body limit,
-// authentication, path value checks, idempotency and panic recovery.
+// orgOf returns the authenticated org of r ("" on public routes).
+func orgOf(r *http.Request) domain.OrgID { return infoOf(r).org }
+
+// requestIDHeader carries the request id, in the request (optional) and
+// in every response.
+const requestIDHeader = "X-Request-Id"
+
+// maxRequestIDLen bounds an X-Request-Id taken from a client.
+const maxRequestIDLen = 128
+
+// begin starts the middleware of a request: it gives r its request id
+// (the client's X-Request-Id when acceptable, a new one otherwise),
+// echoes it in the response and returns r with its requestInfo.
+func (s *server) begin(w http.ResponseWriter, r *http.Request) (*http.Request, *requestInfo) {
+	info := &requestInfo{id: r.Header.Get(requestIDHeader)}
+	if !acceptableRequestID(info.id) {
+		info.id = s.reqIDs.NewID("req")
+	}
+	w.Header().Set(requestIDHeader, info.id)
+	return r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info)), info
+}
+
+// acceptableRequestID reports whether a client's request id can be logged
+// and echoed as is: 1 to 128 visible ASCII characters (no space, no
+// control character), so it cannot forge log lines or bloat them.
+func acceptableRequestID(id string) bool {
+	if id == "" || len(id) > maxRequestIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] <= ' ' || id[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// wrap applies the per-route middleware: request id, metrics, logging,
+// body limit, authentication, path value checks, idempotency and panic
+// recovery.
 func (s *server) wrap(rt route) http.Handler {
 	params := patternParams(rt.pattern)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		info := &requestInfo{}
-		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
+		r, info := s.begin(w, r)
 		sw := &statusWriter{ResponseWriter: w}
 		s.serve(rt, params, sw, r, info)
-		s.observe(r, rt.pattern, sw.statusCode(), time.Since(start), info.org)
+		s.observe(r, rt.pattern, sw.statusCode(), time.Since(start), info)
 	})
 }
 
@@ -204,7 +253,7 @@ func (s *server) serve(rt route, params []string, w http.ResponseWriter, r *http
 			s.problem(w, r, err)
 			return
 		}
-		info.org = key.OrgID
+		info.org, info.key = key.OrgID, key.ID
 	}
 	if err := checkPathValues(r, params); err != nil {
 		s.problem(w, r, err)
@@ -253,19 +302,31 @@ func (s *server) authenticate(r *http.Request) (domain.APIKey, error) {
 	return s.svc.AuthenticateKey(r.Context(), strings.TrimSpace(secret))
 }
 
-// observe records metrics and the log line of a finished request.
-func (s *server) observe(r *http.Request, routeLabel string, status int, elapsed time.Duration, org domain.OrgID) {
+// maxLoggedPath bounds the path written to a log line.
+const maxLoggedPath = 512
+
+// observe records metrics and the log line of a finished request: method,
+// route pattern, path, status, duration, request id, and the org and API
+// key id of an authenticated request.
+func (s *server) observe(r *http.Request, routeLabel string, status int, elapsed time.Duration, info *requestInfo) {
 	s.metrics.observeRequest(routeLabel, methodLabel(r.Method), status, elapsed)
 	level := slog.LevelInfo
 	if status >= 500 {
 		level = slog.LevelError
 	}
+	path := r.URL.EscapedPath()
+	if len(path) > maxLoggedPath {
+		path = path[:maxLoggedPath] + "..."
+	}
 	s.log.LogAttrs(r.Context(), level, "request",
 		slog.String("method", r.Method),
 		slog.String("route", routeLabel),
+		slog.String("path", path),
 		slog.Int("status", status),
 		slog.Duration("duration", elapsed),
-		slog.String("org", string(org)),
+		slog.String("requestId", info.id),
+		slog.String("org", string(info.org)),
+		slog.String("key", string(info.key)),
 	)
 }
 
@@ -283,6 +344,7 @@ func (s *server) unmatched(mux *http.ServeMux) http.Handler {
 			return
 		}
 		start := time.Now()
+		r, info := s.begin(w, r)
 		iw := &interceptWriter{ResponseWriter: w}
 		h.ServeHTTP(iw, r)
 		status := iw.status
@@ -293,7 +355,7 @@ func (s *server) unmatched(mux *http.ServeMux) http.Handler {
 			s.problem(w, r, domain.Errorf(domain.CodeMethodNotAllowed, "method %s is not allowed on %s; allowed: %s",
 				r.Method, r.URL.Path, w.Header().Get("Allow")))
 		}
-		s.observe(r, unmatchedRoute, status, time.Since(start), "")
+		s.observe(r, unmatchedRoute, status, time.Since(start), info)
 	})
 }
 

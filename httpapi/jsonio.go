@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/parleyhq/parley/domain"
 )
@@ -23,9 +25,11 @@ const (
 
 // decodeJSON decodes the request body, a single JSON object, into v, a
 // pointer to a struct. Field names must match the struct's JSON names
-// exactly (encoding/json alone would accept "NAME" for "name").
-// Errors: invalid_argument (Content-Type, malformed JSON, unknown fields,
-// trailing data, missing body), payload_too_large.
+// exactly (encoding/json alone would accept "NAME" for "name"). Invalid
+// UTF-8 and unpaired surrogate escapes are refused before decoding, which
+// would silently turn them into U+FFFD and make different inputs equal.
+// Errors: invalid_argument (Content-Type, malformed JSON, invalid text,
+// unknown fields, trailing data, missing body), payload_too_large.
 func decodeJSON(r *http.Request, v any) error {
 	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mediaType != jsonContentType {
@@ -44,6 +48,9 @@ func decodeJSON(r *http.Request, v any) error {
 		}
 		return invalid("request body must hold a single JSON object and nothing after it")
 	}
+	if err := checkJSONText(raw); err != nil {
+		return err
+	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
 		return invalid("request body must be a JSON object")
@@ -60,6 +67,60 @@ func decodeJSON(r *http.Request, v any) error {
 		return decodeError(err)
 	}
 	return nil
+}
+
+// checkJSONText refuses a syntactically valid JSON document whose text
+// does not stand for exactly the characters it spells: invalid UTF-8
+// anywhere, or a \u escape of a surrogate that is not a high surrogate
+// followed at once by an escaped low one. Errors: invalid_argument.
+func checkJSONText(doc []byte) error {
+	if !utf8.Valid(doc) {
+		return invalid("request body is not valid UTF-8 at byte %d", invalidUTF8Offset(doc))
+	}
+	inString := false
+	for i := 0; i < len(doc); i++ {
+		switch c := doc[i]; {
+		case c == '"':
+			inString = !inString
+		case c == '\\' && inString:
+			i++ // the escaped character
+			if doc[i] != 'u' {
+				continue
+			}
+			r := hexRune(doc[i+1 : i+5])
+			i += 4
+			switch {
+			case utf16.IsSurrogate(r) && r < 0xDC00 && i+6 < len(doc) && doc[i+1] == '\\' && doc[i+2] == 'u' &&
+				isLowSurrogate(hexRune(doc[i+3:i+7])):
+				i += 6 // a pair: one character
+			case utf16.IsSurrogate(r):
+				return invalid("request body has an unpaired surrogate escape \\u%04X at byte %d", r, i-5)
+			}
+		}
+	}
+	return nil
+}
+
+// hexRune decodes the four hex digits of a \u escape (the JSON syntax is
+// already checked).
+func hexRune(h []byte) rune {
+	n, _ := strconv.ParseUint(string(h), 16, 32)
+	return rune(n)
+}
+
+func isLowSurrogate(r rune) bool { return r >= 0xDC00 && r <= 0xDFFF }
+
+// invalidUTF8Offset returns the offset of the first byte that is not part
+// of valid UTF-8 in b.
+func invalidUTF8Offset(b []byte) int {
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return i
+		}
+		i += size
+	}
+	return len(b)
 }
 
 // fieldNames memoizes jsonFieldNames by struct type, as encoding/json

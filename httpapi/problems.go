@@ -59,6 +59,8 @@ type problemResponse struct {
 	Detail  string         `json:"detail"`
 	Code    string         `json:"code"`
 	Details map[string]any `json:"details,omitempty"`
+	// RequestID is the request's X-Request-Id, to quote when reporting it.
+	RequestID string `json:"requestId,omitempty"`
 }
 
 // problem writes err as application/problem+json. Errors without a code
@@ -66,16 +68,17 @@ type problemResponse struct {
 func (s *server) problem(w http.ResponseWriter, r *http.Request, err error) {
 	code, kind := problemFor(domain.ErrorCode(err))
 	p := problemResponse{
-		Type:    problemTypeBase + code,
-		Title:   kind.title,
-		Status:  kind.status,
-		Detail:  domain.ErrorMessage(err),
-		Code:    code,
-		Details: domain.ErrorDetails(err),
+		Type:      problemTypeBase + code,
+		Title:     kind.title,
+		Status:    kind.status,
+		Detail:    domain.ErrorMessage(err),
+		Code:      code,
+		Details:   domain.ErrorDetails(err),
+		RequestID: infoOf(r).id,
 	}
 	if code == domain.CodeInternal {
 		p.Detail, p.Details = "internal error", nil
-		s.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "requestId", p.RequestID, "err", err)
 	}
 	if code == domain.CodeUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="parley"`)

@@ -13,7 +13,9 @@
 package identifier
 
 import (
+	"fmt"
 	"net/mail"
+	"net/netip"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -25,8 +27,15 @@ import (
 )
 
 // MaxLength is the maximum length of an identifier in characters (runes),
-// both as given (without surrounding white space) and once normalized.
+// counted once it is normalized (trimmed and NFC).
 const MaxLength = 256
+
+// maxInputRunes bounds the input before normalization, so that absurd
+// inputs are refused without the work of NFC. NFC composes at most 4 code
+// points into one character (U+1F82 is U+03B1 U+0313 U+0300 U+0345), so
+// an input of more code points is longer than MaxLength once normalized:
+// this bound never refuses an input that normalization would accept.
+const maxInputRunes = 4 * MaxLength
 
 // Scheme prefixes that ask for normalization.
 const (
@@ -41,6 +50,9 @@ const (
 	minWhatsAppDigits = 6
 	maxWhatsAppDigits = 15
 )
+
+// maxLabelRunes bounds one label of a mailto: domain (DNS allows 63 bytes).
+const maxLabelRunes = 63
 
 // stableRounds bounds the passes spent reaching a fixed point when a
 // normalization step (NFC, lowercasing, phone parsing) is not idempotent
@@ -57,9 +69,11 @@ var _ domain.IdentifierNormalizer = Normalizer{}
 
 // Normalize returns the canonical form of s, or an error with code
 // domain.CodeIdentifierInvalid when s is not valid UTF-8, contains a
-// control character, is empty after trimming, is longer than MaxLength
-// characters, or does not satisfy the rules of its scheme. Normalize is
-// idempotent: Normalize(Normalize(s)) == Normalize(s).
+// control character or an invisible format character (Unicode category
+// Cf: zero-width spaces and joiners, bidirectional marks and overrides,
+// the byte order mark), is empty after trimming, is longer than MaxLength
+// characters once NFC-normalized, or does not satisfy the rules of its
+// scheme. Normalize is idempotent: Normalize(Normalize(s)) == Normalize(s).
 func Normalize(s string) (string, error) {
 	if !utf8.ValidString(s) {
 		return "", invalid("identifier is not valid UTF-8")
@@ -67,9 +81,12 @@ func Normalize(s string) (string, error) {
 	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
 		return "", invalid("identifier contains a control character")
 	}
-	s = strings.TrimSpace(s)
-	if err := checkLength(s); err != nil {
-		return "", err
+	if i := strings.IndexFunc(s, isFormat); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(s[i:])
+		return "", invalid(fmt.Sprintf("identifier contains the invisible format character %U", r))
+	}
+	if utf8.RuneCountInString(s) > maxInputRunes {
+		return "", invalid("identifier is longer than 256 characters")
 	}
 	s = clean(s)
 	if err := checkLength(s); err != nil {
@@ -193,11 +210,43 @@ func normalizeMailto(address string) (string, error) {
 		}
 		address = next
 	}
+	// A mailto: URI may carry a query (?subject=...) or several addresses;
+	// an identifier is one mailbox, named one way only.
+	if strings.ContainsRune(address, '?') {
+		return "", invalid("mailto: identifier has a query (?...); give the bare e-mail address only")
+	}
 	parsed, err := mail.ParseAddress(address)
 	if err != nil || parsed.Name != "" || parsed.Address != address {
 		return "", invalid("mailto: identifier is not a bare e-mail address (local@domain)")
 	}
+	at := strings.LastIndexByte(address, '@')
+	if !validMailDomain(address[at+1:]) {
+		return "", invalid("mailto: identifier's domain is not a host name or an address literal such as [192.0.2.1]")
+	}
 	return SchemeMailto + address, nil
+}
+
+// validMailDomain reports whether domain is a host name (dot-separated
+// labels of letters, digits and inner hyphens, internationalized letters
+// included) or an address literal in brackets. RFC 5322 alone would also
+// accept characters such as = & ! in a domain.
+func validMailDomain(domain string) bool {
+	if strings.HasPrefix(domain, "[") && strings.HasSuffix(domain, "]") {
+		_, err := netip.ParseAddr(domain[1 : len(domain)-1])
+		return err == nil
+	}
+	for label := range strings.SplitSeq(domain, ".") {
+		if label == "" || utf8.RuneCountInString(label) > maxLabelRunes ||
+			strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {
+			return false
+		}
+		for _, r := range label {
+			if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.Is(unicode.M, r) && r != '-' {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // normalizeWhatsApp returns "whatsapp:" and the digits of number.
@@ -254,6 +303,10 @@ func clean(s string) string {
 	}
 	return s
 }
+
+// isFormat reports whether r is an invisible format character (Unicode
+// category Cf), which would let two identifiers look the same.
+func isFormat(r rune) bool { return unicode.Is(unicode.Cf, r) }
 
 func checkLength(s string) error {
 	if s == "" {

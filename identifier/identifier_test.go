@@ -44,6 +44,22 @@ func TestNormalize(t *testing.T) {
 		{name: "tab inside", in: "a\tb", wantErr: "control character"},
 		{name: "C1 control", in: "a\u0085b", wantErr: "control character"},
 		{name: "invalid UTF-8", in: "ab\xffcd", wantErr: "UTF-8"},
+		// Length is counted after NFC: 399 code points, 200 characters.
+		{name: "length after NFC", in: strings.Repeat(decomposed[3:], 199) + "d", want: strings.Repeat("é", 199) + "d"},
+		{name: "256 characters from 512 code points", in: strings.Repeat(decomposed[3:], 256), want: strings.Repeat("é", 256)},
+		{name: "257 characters decomposed", in: strings.Repeat(decomposed[3:], 257), wantErr: "longer than 256"},
+		{name: "4 code points per character", in: strings.Repeat("\u03b1\u0313\u0300\u0345", 256), want: strings.Repeat("\u1f82", 256)},
+		{name: "over 4 code points per character", in: strings.Repeat("x", 1025), wantErr: "longer than 256"},
+		// Invisible format characters (category Cf), in every scheme.
+		{name: "zero width space", in: "ann\u200bsmith", wantErr: "U+200B"},
+		{name: "right-to-left override", in: "\u202eann", wantErr: "U+202E"},
+		{name: "byte order mark", in: "\ufeffann", wantErr: "U+FEFF"},
+		{name: "zero width joiner", in: "a\u200db", wantErr: "U+200D"},
+		{name: "soft hyphen", in: "ann\u00adsmith", wantErr: "U+00AD"},
+		{name: "format character in tel", in: "tel:+1 555\u200b010 0000", wantErr: "format character"},
+		{name: "format character in mailto", in: "mailto:ann\u2060@example.com", wantErr: "format character"},
+		{name: "format character in whatsapp", in: "whatsapp:1555\u200e0100000", wantErr: "format character"},
+		{name: "format character in ext", in: "ext:crm\u200c42", wantErr: "format character"},
 
 		// tel:
 		{name: "tel E.164", in: "tel:+15550100000", want: "tel:+15550100000"},
@@ -77,6 +93,17 @@ func TestNormalize(t *testing.T) {
 		{name: "mailto no domain", in: "mailto:ann@", wantErr: "bare e-mail address"},
 		{name: "mailto quoted local part", in: `mailto:"a b"@example.com`, wantErr: "bare e-mail address"},
 		{name: "mailto empty", in: "mailto:", wantErr: "no address"},
+		{name: "mailto query", in: "mailto:ann@example.com?subject=hello", wantErr: "query"},
+		{name: "mailto empty query", in: "mailto:ann@example.com?", wantErr: "query"},
+		{name: "mailto two addresses", in: "mailto:ann@example.com,bob@example.com", wantErr: "bare e-mail address"},
+		{name: "mailto two addresses with space", in: "mailto:ann@example.com bob@example.com", wantErr: "bare e-mail address"},
+		{name: "mailto domain with equals", in: "mailto:ann@example.com=x", wantErr: "domain"},
+		{name: "mailto domain empty label", in: "mailto:ann@example..com", wantErr: "bare e-mail address"},
+		{name: "mailto domain leading hyphen", in: "mailto:ann@-example.com", wantErr: "domain"},
+		{name: "mailto address literal", in: "mailto:ann@[192.0.2.1]", want: "mailto:ann@[192.0.2.1]"},
+		{name: "mailto bad address literal", in: "mailto:ann@[example]", wantErr: "mailto:"},
+		{name: "mailto single label domain", in: "mailto:root@localhost", want: "mailto:root@localhost"},
+		{name: "mailto internationalized domain", in: "mailto:ann@BÜCHER.example", want: "mailto:ann@bücher.example"},
 
 		// whatsapp:
 		{name: "whatsapp digits", in: "whatsapp:+1 (555) 010-0000", want: "whatsapp:15550100000"},
@@ -132,6 +159,11 @@ func FuzzNormalizeIdentifier(f *testing.F) {
 		"mailto:Ann@Example.COM", "mailto:Ann <ann@example.com>", "mailto:JOSÉ@ÉXAMPLE.com", "mailto:\u0130@x.io",
 		"whatsapp:+1 555 010 0000", "whatsapp:12345", "ext:  CRM/1 ", "EXT:", "\u2000x\u2001",
 		strings.Repeat("é", 256), strings.Repeat("e\u0301", 200), "\u0958\u0958", "mailto:a@[127.0.0.1]",
+		// Length after NFC, invisible format characters, mailto queries.
+		strings.Repeat("e\u0301", 199) + "d", strings.Repeat("\u03b1\u0313\u0300\u0345", 257), strings.Repeat("x", 1025),
+		"ann\u200bsmith", "\u202etel:+15550100000", "\ufeffmailto:ann@example.com", "ext:\u2066x\u2069", "a\u00adb",
+		"mailto:ann@example.com?subject=hello", "mailto:ann@example.com,bob@example.com", "mailto:ann@ex=ample.com",
+		"mailto:ann@BÜCHER.example", "mailto:a@[::1]",
 	}
 	for _, s := range seeds {
 		f.Add(s)
@@ -145,8 +177,11 @@ func FuzzNormalizeIdentifier(f *testing.F) {
 			}
 			return
 		}
-		if !utf8.ValidString(out) || strings.IndexFunc(out, unicode.IsControl) >= 0 {
-			t.Fatalf("Normalize(%q) = %q contains invalid UTF-8 or a control character", in, out)
+		if !utf8.ValidString(out) || strings.IndexFunc(out, unicode.IsControl) >= 0 || strings.IndexFunc(out, func(r rune) bool { return unicode.Is(unicode.Cf, r) }) >= 0 {
+			t.Fatalf("Normalize(%q) = %q contains invalid UTF-8, a control or a format character", in, out)
+		}
+		if strings.HasPrefix(out, SchemeMailto) && strings.ContainsAny(out, "?, ") {
+			t.Fatalf("Normalize(%q) = %q is not one bare address", in, out)
 		}
 		if n := utf8.RuneCountInString(out); n == 0 || n > MaxLength {
 			t.Fatalf("Normalize(%q) = %q has %d runes", in, out, n)

@@ -117,7 +117,8 @@ func requireDeployed(c domain.Conversation) error {
 		return nil
 	}
 	return domain.Errorf(domain.CodeNotDeployed,
-		"conversation %s is a preview run of an unpublished app; publish a version and start a conversation on its deployment", c.ID)
+		"conversation %s is a preview conversation (a run of version %s, not of a deployment); this works only in a conversation started on a deployment",
+		c.ID, c.PreviewVersionID).WithDetail("conversationId", string(c.ID))
 }
 
 // asOutcome splits err into a business outcome and a thrown error.

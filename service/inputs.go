@@ -65,7 +65,7 @@ func (op operation) parse(norm domain.IdentifierNormalizer, raw map[string]any) 
 	a := make(args, len(op.inputs))
 	for _, in := range op.inputs {
 		v, present := raw[in.Name]
-		if !present || v == nil || v == "" {
+		if in.absent(present, v) {
 			if in.Required {
 				return nil, invalidf("input %s is required", in.Name)
 			}
@@ -78,6 +78,17 @@ func (op operation) parse(norm domain.IdentifierNormalizer, raw map[string]any) 
 		a[in.Name] = parsed
 	}
 	return a, nil
+}
+
+// absent reports whether an input counts as not given: missing or null.
+// Empty text also counts as absent for ids and plain text, but an
+// identifier or a time given as empty text is a value, and an invalid one:
+// it must not silently mean "no identifier" or "now".
+func (in InputSpec) absent(present bool, v any) bool {
+	if !present || v == nil {
+		return true
+	}
+	return v == "" && in.Type != InputIdentifier && in.Type != InputTime
 }
 
 func (in InputSpec) parse(norm domain.IdentifierNormalizer, v any) (any, error) {
@@ -102,7 +113,7 @@ func (in InputSpec) parse(norm domain.IdentifierNormalizer, v any) (any, error) 
 	case InputIdentifier:
 		return norm.Normalize(s)
 	case InputTime:
-		t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(s))
+		t, err := parseTime(s)
 		if err != nil {
 			return nil, invalidf("input %s must be an RFC 3339 time such as 2026-01-02T15:04:05Z", in.Name)
 		}
@@ -144,4 +155,11 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+// parseTime parses an RFC 3339 time. RFC 3339 (section 5.6) lets the "T"
+// and "Z" be lower case, which Go's parser refuses; no other letter can
+// appear in a valid time, so upper-casing first changes nothing else.
+func parseTime(s string) (time.Time, error) {
+	return time.Parse(time.RFC3339Nano, strings.ToUpper(strings.TrimSpace(s)))
 }

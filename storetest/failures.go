@@ -126,6 +126,44 @@ var failureCases = []failureCase{
 	{name: "identifier too long", code: domain.CodeIdentifierInvalid, setup: func(w *World) (domain.OrgID, service.RunRequest) {
 		return w.Org, updateOf(w.Start("").Conversation.ID, strings.Repeat("a", 257))
 	}},
+	// Present and empty is not "absent" (#9 item 4): identifier_invalid on
+	// every operation, as a blank identifier is.
+	{name: "empty identifier on update", code: domain.CodeIdentifierInvalid, setup: func(w *World) (domain.OrgID, service.RunRequest) {
+		return w.Org, updateOf(w.Start("").Conversation.ID, "")
+	}},
+	{name: "empty identifier on find", code: domain.CodeIdentifierInvalid, setup: func(w *World) (domain.OrgID, service.RunRequest) {
+		return w.Org, dataOp(service.OpFindConversations, map[string]any{"customerIdentifier": ""})
+	}},
+	{name: "empty identifier on send with createIfNeeded", code: domain.CodeIdentifierInvalid, setup: func(w *World) (domain.OrgID, service.RunRequest) {
+		req := dataOp(service.OpSendMessage, map[string]any{"message": "hi", "createIfNeeded": true,
+			"resourceId": string(w.Resource.ID), "customerDestination": "web-9", "customerIdentifier": ""})
+		req.SessionID = w.Start("").Session.ID
+		return w.Org, req
+	}},
+	{name: "empty identifier on start action", code: domain.CodeIdentifierInvalid, setup: func(w *World) (domain.OrgID, service.RunRequest) {
+		return w.Org, service.RunRequest{Kind: domain.KindAction, Name: service.ActionStartConversation, Inputs: map[string]any{
+			"deploymentId": string(w.Deployment.ID), "resourceId": string(w.Resource.ID), "customerDestination": "web-1", "customerIdentifier": ""}}
+	}},
+	{name: "empty identifier on update action", code: domain.CodeIdentifierInvalid, setup: func(w *World) (domain.OrgID, service.RunRequest) {
+		return w.Org, service.RunRequest{Kind: domain.KindAction, Name: service.ActionUpdateCustomerIdentifier,
+			SessionID: w.Start("").Session.ID, Inputs: map[string]any{"customerIdentifier": ""}}
+	}},
+	{name: "blank identifier on find", code: domain.CodeIdentifierInvalid, setup: func(w *World) (domain.OrgID, service.RunRequest) {
+		return w.Org, dataOp(service.OpFindConversations, map[string]any{"customerIdentifier": "   "})
+	}},
+	// An unset time is not "now" (#9 item 5).
+	{name: "empty asOf", code: domain.CodeInvalidArgument, setup: func(w *World) (domain.OrgID, service.RunRequest) {
+		return w.Org, dataOp(service.OpFindConversations, map[string]any{"customerIdentifier": "x", "asOf": ""})
+	}},
+	// One mailbox, one identifier (#9 item 6); no invisible characters (item 7).
+	{name: "mailto with a query", code: domain.CodeIdentifierInvalid, setup: func(w *World) (domain.OrgID, service.RunRequest) {
+		w.Start("mailto:ann@example.com")
+		return w.Org, updateOf(w.Start("").Conversation.ID, "mailto:ann@example.com?subject=hello")
+	}},
+	{name: "invisible format character in identifier", code: domain.CodeIdentifierInvalid, setup: func(w *World) (domain.OrgID, service.RunRequest) {
+		w.Start("ext:ann")
+		return w.Org, updateOf(w.Start("").Conversation.ID, "ext:a\u200bnn")
+	}},
 	{name: "unknown data operation", code: domain.CodeInvalidArgument, setup: func(w *World) (domain.OrgID, service.RunRequest) {
 		return w.Org, dataOp("delete_everything", nil)
 	}},

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +18,27 @@ func RunTemporal(t *testing.T, newStore Factory) {
 	t.Run("conversation without identifier is named later", func(t *testing.T) { temporalNameLater(t, newStore(t)) })
 	t.Run("intervals never overlap when the clock steps back", func(t *testing.T) { temporalClockSkew(t, newStore(t)) })
 	t.Run("output is written to the session variable", func(t *testing.T) { temporalSessionOutput(t, newStore(t)) })
+	t.Run("asOf accepts every RFC 3339 form", func(t *testing.T) { temporalAsOfForms(t, newStore(t)) })
+}
+
+// temporalAsOfForms: asOf in lower case ("t", "z", allowed by RFC 3339
+// section 5.6), with an offset or with surrounding space resolves the same
+// holder as the canonical form.
+func temporalAsOfForms(t *testing.T, store domain.Store) {
+	w := NewWorld(t, store)
+	st := w.Start("ext:ann")
+	w.Clock.Advance(time.Hour)
+	at := w.Clock.Now().UTC()
+	want := []string{string(st.Conversation.ID)}
+	for _, asOf := range []string{
+		at.Format(time.RFC3339), strings.ToLower(at.Format(time.RFC3339)), at.Format("2006-01-02t15:04:05.000000Z"),
+		at.In(time.FixedZone("", -5*3600)).Format(time.RFC3339), " " + at.Format(time.RFC3339) + " ",
+	} {
+		res, err := w.Op(service.OpFindConversations, map[string]any{"customerIdentifier": "ext:ann", "asOf": asOf})
+		must(t, err)
+		got, _ := res.Value.([]string)
+		assertFound(t, "find(ext:ann, asOf "+asOf+")", got, want)
+	}
 }
 
 // temporalChange: A holds X and changes to Y; B then starts a conversation

@@ -124,6 +124,7 @@ func cmdServe(ctx context.Context, c *cli, args []string) error {
 		Logger:       logger,
 		Metrics:      newMetricsRegistry(),
 		MaxBodyBytes: cfg.maxBody,
+		RequestIDs:   ids.Random{},
 	})
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
