@@ -36,7 +36,7 @@ func (d *InProcess) Setup(ctx context.Context, n int) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := d.Service.CreateResource(ctx, d.Org, domain.ResourceWebChat, "bench", "bench-widget")
+	res, err := d.Service.CreateResource(ctx, d.Org, service.ResourceInput{Kind: domain.ResourceWebChat, Name: "bench", Address: "bench-widget"})
 	if err != nil {
 		return nil, err
 	}

@@ -184,18 +184,18 @@ func (c *Client) GetConversation(ctx context.Context, conversationID string) (*C
 	return send[Conversation](ctx, c, http.MethodGet, "/v1/conversations/"+seg(conversationID), nil, nil, "")
 }
 
-// AddMessage appends a message. Errors: invalid_argument,
-// conversation_not_found, conversation_closed.
-func (c *Client) AddMessage(ctx context.Context, conversationID string, req AddMessageRequest) (*Message, error) {
-	return send[Message](ctx, c, http.MethodPost, "/v1/conversations/"+seg(conversationID)+"/messages", nil, req, req.IdempotencyKey)
+// AddMessage writes a message; an inbound one runs the conversation's bot
+// and the answer carries its replies. Errors: invalid_argument,
+// conversation_not_found, conversation_closed, conflict.
+func (c *Client) AddMessage(ctx context.Context, conversationID string, req AddMessageRequest) (*ReceivedMessage, error) {
+	return send[ReceivedMessage](ctx, c, http.MethodPost, "/v1/conversations/"+seg(conversationID)+"/messages", nil, req, req.IdempotencyKey)
 }
 
-// ListMessages returns messages oldest first. Errors: conversation_not_found.
+// ListMessages returns the messages after sequence number p.After, oldest
+// first. Errors: conversation_not_found.
 func (c *Client) ListMessages(ctx context.Context, conversationID string, p ListMessagesParams) ([]Message, error) {
 	q := url.Values{}
-	if p.After != "" {
-		q.Set("after", p.After)
-	}
+	setInt(q, "after", p.After)
 	setInt(q, "limit", int64(p.Limit))
 	return list[Message](ctx, c, http.MethodGet, "/v1/conversations/"+seg(conversationID)+"/messages", q, nil, "")
 }

@@ -135,19 +135,31 @@ const (
 )
 
 // ChannelResource is a configured channel: an SMS number or a web chat widget.
+// Its binding (DeploymentID, or AppID and Environment) is what its inbound
+// messages start conversations on.
 type ChannelResource struct {
-	ID        string    `json:"id"`
-	Kind      string    `json:"kind"`
-	Name      string    `json:"name"`
-	Address   string    `json:"address"`
-	CreatedAt time.Time `json:"createdAt"`
+	ID           string    `json:"id"`
+	Kind         string    `json:"kind"`
+	Name         string    `json:"name"`
+	Address      string    `json:"address"`
+	DeploymentID *string   `json:"deploymentId"`
+	AppID        *string   `json:"appId"`
+	Environment  *string   `json:"environment"`
+	IdentifyBy   string    `json:"identifyBy"` // "none" or "destination"
+	CreatedAt    time.Time `json:"createdAt"`
 }
 
-// CreateChannelResourceRequest configures a channel resource.
+// CreateChannelResourceRequest configures a channel resource, optionally
+// bound to a deployment, or to an app and environment (it then follows
+// what is published there).
 type CreateChannelResourceRequest struct {
 	Kind           string `json:"kind"`
 	Name           string `json:"name"`
 	Address        string `json:"address"`
+	DeploymentID   string `json:"deploymentId,omitempty"`
+	AppID          string `json:"appId,omitempty"`
+	Environment    string `json:"environment,omitempty"`
+	IdentifyBy     string `json:"identifyBy,omitempty"`
 	IdempotencyKey string `json:"-"`
 }
 
@@ -195,10 +207,12 @@ type Customer struct {
 }
 
 // StartedConversation is a new conversation with its session and customer.
+// Replies are the messages its bot sent when it started.
 type StartedConversation struct {
 	Conversation Conversation `json:"conversation"`
 	Session      Session      `json:"session"`
 	Customer     Customer     `json:"customer"`
+	Replies      []Message    `json:"replies"`
 }
 
 // StartConversationRequest starts a conversation on a deployment.
@@ -247,25 +261,45 @@ const (
 )
 
 // Message is one message of a conversation.
+// Seq numbers a conversation's messages 1, 2, 3... without gaps; Author is
+// "customer", "bot" or "operator"; ClientID is the sender's id of an
+// inbound message ("" when none).
 type Message struct {
 	ID             string    `json:"id"`
 	ConversationID string    `json:"conversationId"`
+	Seq            int64     `json:"seq"`
 	Direction      string    `json:"direction"`
+	Author         string    `json:"author"`
 	Text           string    `json:"text"`
+	ClientID       string    `json:"clientId"`
 	CreatedAt      time.Time `json:"createdAt"`
 }
 
-// AddMessageRequest appends a message to a live conversation.
+// AddMessageRequest writes a message into a live conversation: inbound
+// (the customer's; the default) runs the bot, outbound is an operator's.
+// ClientID, optional, makes a resent inbound message a duplicate.
 type AddMessageRequest struct {
-	Direction      string `json:"direction"`
+	Direction      string `json:"direction,omitempty"`
 	Text           string `json:"text"`
+	ClientID       string `json:"clientId,omitempty"`
 	IdempotencyKey string `json:"-"`
 }
 
-// ListMessagesParams pages messages: After is the id of the last message
-// seen ("" for the start).
+// ReceivedMessage answers AddMessage: the stored message, the
+// conversation's status after the bot's turn, and the bot's replies.
+// Duplicate is true when ClientID had been received before (nothing was
+// stored again).
+type ReceivedMessage struct {
+	Message
+	ConversationStatus string    `json:"conversationStatus"`
+	Duplicate          bool      `json:"duplicate"`
+	Replies            []Message `json:"replies"`
+}
+
+// ListMessagesParams pages messages: After is the sequence number of the
+// last message seen (0 for the start).
 type ListMessagesParams struct {
-	After string
+	After int64
 	Limit int // 0 for the server default (50)
 }
 
@@ -290,7 +324,9 @@ type Transcript struct {
 // TranscriptMessage is a message in a transcript.
 type TranscriptMessage struct {
 	ID        string    `json:"id"`
+	Seq       int64     `json:"seq"`
 	Direction string    `json:"direction"`
+	Author    string    `json:"author"`
 	Text      string    `json:"text"`
 	CreatedAt time.Time `json:"createdAt"`
 }

@@ -132,16 +132,41 @@ const (
 	ResourceWebChat ResourceKind = "webchat"
 )
 
+// IdentifyBy says how a conversation started by an inbound message
+// identifies its customer.
+type IdentifyBy string
+
+const (
+	// IdentifyByNone starts the conversation with a customer without an
+	// identifier (unless the channel verified one).
+	IdentifyByNone IdentifyBy = "none"
+	// IdentifyByDestination identifies the customer by the sender's
+	// address: "tel:" + the number for SMS.
+	IdentifyByDestination IdentifyBy = "destination"
+)
+
 // ChannelResource is a configured channel in the org's Conversation Hub.
 // Address is the SMS number (E.164) or the web chat widget key.
+//
+// A resource is bound to what its inbound messages talk to: a fixed
+// deployment (DeploymentID), or an app and environment (AppID and
+// Environment: whatever is published there, following republishing). An
+// unbound resource cannot start conversations from inbound messages.
 type ChannelResource struct {
-	ID        ResourceID
-	OrgID     OrgID
-	Kind      ResourceKind
-	Name      string
-	Address   string
-	CreatedAt time.Time
+	ID           ResourceID
+	OrgID        OrgID
+	Kind         ResourceKind
+	Name         string
+	Address      string
+	DeploymentID DeploymentID // "" unless bound to a fixed deployment
+	AppID        AppID        // "" unless bound to an app and environment
+	Environment  Environment  // set with AppID
+	IdentifyBy   IdentifyBy
+	CreatedAt    time.Time
 }
+
+// Bound reports whether the resource can start conversations.
+func (r ChannelResource) Bound() bool { return r.DeploymentID != "" || r.AppID != "" }
 
 // Customer has a stable id and at most one current identifier.
 type Customer struct {
@@ -219,14 +244,38 @@ const (
 	Outbound Direction = "outbound"
 )
 
+// Author says who wrote a message.
+type Author string
+
+const (
+	// AuthorCustomer writes every inbound message.
+	AuthorCustomer Author = "customer"
+	// AuthorBot is the conversation's bot (its say and ask steps, and
+	// send_message_to_conversation).
+	AuthorBot Author = "bot"
+	// AuthorOperator is a person or a system writing through the API or the
+	// console.
+	AuthorOperator Author = "operator"
+)
+
 // Message is one message of a conversation.
 type Message struct {
 	ID             MessageID
 	OrgID          OrgID
 	ConversationID ConversationID
-	Direction      Direction
-	Text           string
-	CreatedAt      time.Time
+	// ResourceID is the conversation's channel resource.
+	ResourceID ResourceID
+	// Seq numbers the conversation's messages 1, 2, 3... without gaps, in
+	// the order they were written; the store assigns it.
+	Seq       int64
+	Direction Direction
+	Author    Author
+	Text      string
+	// ClientID is the sender's own id of an inbound message (Twilio's
+	// MessageSid, a web chat client message id); "" when none. It is unique
+	// per channel resource, so a resent message is stored once.
+	ClientID  string
+	CreatedAt time.Time
 }
 
 // RunKind tells a data operation from an action.
@@ -269,7 +318,8 @@ type Event struct {
 const (
 	EventConversationStarted       = "conversation.started"
 	EventConversationClosed        = "conversation.closed"
-	EventMessageAdded              = "message.added"
+	EventMessageReceived           = "message.received"
+	EventMessageSent               = "message.sent"
 	EventCustomerIdentifierChanged = "customer.identifier_changed"
 	EventDeploymentPublished       = "deployment.published"
 )

@@ -105,10 +105,13 @@ type Tx interface {
 	GetSession(ctx context.Context, org OrgID, id SessionID) (Session, error)
 	// SetSessionVariables replaces the whole variable document.
 	SetSessionVariables(ctx context.Context, org OrgID, id SessionID, vars map[string]any, at time.Time) error
-	AppendMessage(ctx context.Context, m Message) error
-	// ListMessages returns messages oldest first, after the message with id
-	// after ("" for the start), at most limit (0 for all).
-	ListMessages(ctx context.Context, org OrgID, conversation ConversationID, after MessageID, limit int) ([]Message, error)
+	// AppendMessage stores m as the conversation's next message and returns
+	// it with its Seq (the conversation's previous Seq plus one). A ClientID
+	// already stored on m.ResourceID is a transient conflict.
+	AppendMessage(ctx context.Context, m Message) (Message, error)
+	// ListMessages returns the conversation's messages with Seq > afterSeq,
+	// oldest first, at most limit (0 for all).
+	ListMessages(ctx context.Context, org OrgID, conversation ConversationID, afterSeq int64, limit int) ([]Message, error)
 
 	// Operation runs, events (outbox) and idempotency records.
 	RecordRun(ctx context.Context, r OperationRun) error

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/parleyhq/parley/domain"
+	"github.com/parleyhq/parley/service"
 )
 
 // Apps, versions and deployments.
@@ -111,9 +112,13 @@ func (s *server) getDeployment(w http.ResponseWriter, r *http.Request) error {
 // Channel resources.
 
 type createResourceRequest struct {
-	Kind    string `json:"kind"`
-	Name    string `json:"name"`
-	Address string `json:"address"`
+	Kind         string `json:"kind"`
+	Name         string `json:"name"`
+	Address      string `json:"address"`
+	DeploymentID string `json:"deploymentId"`
+	AppID        string `json:"appId"`
+	Environment  string `json:"environment"`
+	IdentifyBy   string `json:"identifyBy"`
 }
 
 func (s *server) createResource(w http.ResponseWriter, r *http.Request) error {
@@ -121,7 +126,11 @@ func (s *server) createResource(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	res, err := s.svc.CreateResource(r.Context(), orgOf(r), domain.ResourceKind(req.Kind), req.Name, req.Address)
+	res, err := s.svc.CreateResource(r.Context(), orgOf(r), service.ResourceInput{
+		Kind: domain.ResourceKind(req.Kind), Name: req.Name, Address: req.Address,
+		DeploymentID: domain.DeploymentID(req.DeploymentID), AppID: domain.AppID(req.AppID),
+		Environment: domain.Environment(req.Environment), IdentifyBy: domain.IdentifyBy(req.IdentifyBy),
+	})
 	if err != nil {
 		return err
 	}

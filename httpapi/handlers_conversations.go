@@ -183,24 +183,39 @@ func (s *server) getConversation(w http.ResponseWriter, r *http.Request) error {
 }
 
 type addMessageRequest struct {
+	// Direction is inbound (the customer's message: the bot answers; the
+	// default) or outbound (an operator's message).
 	Direction string `json:"direction"`
 	Text      string `json:"text"`
+	// ClientID is the sender's id of an inbound message: resending it
+	// stores nothing and answers the first message again.
+	ClientID string `json:"clientId"`
 }
 
+// addMessage writes a message; an inbound one runs the bot's turn and the
+// answer carries its replies. A resent clientId answers 200 with the
+// message stored the first time.
 func (s *server) addMessage(w http.ResponseWriter, r *http.Request) error {
 	var req addMessageRequest
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	m, err := s.svc.AddMessage(r.Context(), orgOf(r), conversationID(r), domain.Direction(req.Direction), req.Text)
+	if req.Direction == "" {
+		req.Direction = string(domain.Inbound)
+	}
+	rec, err := s.svc.AddMessage(r.Context(), orgOf(r), conversationID(r), domain.Direction(req.Direction), req.Text, req.ClientID)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, toMessage(m))
+	status := http.StatusCreated
+	if rec.Duplicate {
+		status = http.StatusOK
+	}
+	return writeJSON(w, status, toReceived(rec))
 }
 
-// listMessages answers the messages after the cursor message, which must
-// be a message of the conversation.
+// listMessages answers the messages after the cursor: a sequence number,
+// or (as in earlier versions) the id of a message of the conversation.
 func (s *server) listMessages(w http.ResponseWriter, r *http.Request) error {
 	q, err := queryValues(r)
 	if err != nil {
@@ -214,12 +229,11 @@ func (s *server) listMessages(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ms, err := s.svc.ListMessages(r.Context(), orgOf(r), conversationID(r), domain.MessageID(after), limit)
-	if after != "" && domain.ErrorCode(err) == domain.CodeNotFound {
-		// A missing conversation is conversation_not_found; not_found is
-		// the cursor.
-		return invalid("cursor does not name a message of this conversation")
+	afterSeq, err := s.svc.MessageCursor(r.Context(), orgOf(r), conversationID(r), after)
+	if err != nil {
+		return err
 	}
+	ms, err := s.svc.ListMessages(r.Context(), orgOf(r), conversationID(r), afterSeq, limit)
 	if err != nil {
 		return err
 	}

@@ -157,17 +157,23 @@ func toDeployment(d domain.Deployment) deploymentResponse {
 }
 
 type resourceResponse struct {
-	ID        string    `json:"id"`
-	Kind      string    `json:"kind"`
-	Name      string    `json:"name"`
-	Address   string    `json:"address"`
-	CreatedAt timestamp `json:"createdAt"`
+	ID           string    `json:"id"`
+	Kind         string    `json:"kind"`
+	Name         string    `json:"name"`
+	Address      string    `json:"address"`
+	DeploymentID *string   `json:"deploymentId"`
+	AppID        *string   `json:"appId"`
+	Environment  *string   `json:"environment"`
+	IdentifyBy   string    `json:"identifyBy"`
+	CreatedAt    timestamp `json:"createdAt"`
 }
 
 func toResource(r domain.ChannelResource) resourceResponse {
 	return resourceResponse{
-		ID: string(r.ID), Kind: string(r.Kind), Name: r.Name,
-		Address: r.Address, CreatedAt: timestamp(r.CreatedAt),
+		ID: string(r.ID), Kind: string(r.Kind), Name: r.Name, Address: r.Address,
+		DeploymentID: optString(string(r.DeploymentID)), AppID: optString(string(r.AppID)),
+		Environment: optString(string(r.Environment)), IdentifyBy: string(r.IdentifyBy),
+		CreatedAt: timestamp(r.CreatedAt),
 	}
 }
 
@@ -241,6 +247,8 @@ type startedResponse struct {
 	Conversation conversationResponse `json:"conversation"`
 	Session      sessionResponse      `json:"session"`
 	Customer     customerResponse     `json:"customer"`
+	// Replies are the messages the bot's conversation_started turn sent.
+	Replies []messageResponse `json:"replies"`
 }
 
 func toStarted(st service.Started) startedResponse {
@@ -248,6 +256,7 @@ func toStarted(st service.Started) startedResponse {
 		Conversation: toConversation(st.Conversation),
 		Session:      toSession(st.Session),
 		Customer:     toCustomer(st.Customer),
+		Replies:      mapItems(st.Replies, toMessage).Items,
 	}
 }
 
@@ -272,15 +281,38 @@ type conversationIDsResponse struct {
 type messageResponse struct {
 	ID             string    `json:"id"`
 	ConversationID string    `json:"conversationId"`
+	Seq            int64     `json:"seq"`
 	Direction      string    `json:"direction"`
+	Author         string    `json:"author"`
 	Text           string    `json:"text"`
+	ClientID       *string   `json:"clientId"`
 	CreatedAt      timestamp `json:"createdAt"`
 }
 
 func toMessage(m domain.Message) messageResponse {
 	return messageResponse{
-		ID: string(m.ID), ConversationID: string(m.ConversationID),
-		Direction: string(m.Direction), Text: m.Text, CreatedAt: timestamp(m.CreatedAt),
+		ID: string(m.ID), ConversationID: string(m.ConversationID), Seq: m.Seq,
+		Direction: string(m.Direction), Author: string(m.Author), Text: m.Text,
+		ClientID: optString(m.ClientID), CreatedAt: timestamp(m.CreatedAt),
+	}
+}
+
+// receivedResponse answers a message written through the API: the message
+// itself (its fields at the top level, as before bots answered), the
+// conversation's status after the bot's turn and the bot's replies.
+type receivedResponse struct {
+	messageResponse
+	ConversationStatus string            `json:"conversationStatus"`
+	Duplicate          bool              `json:"duplicate"`
+	Replies            []messageResponse `json:"replies"`
+}
+
+func toReceived(rec service.Received) receivedResponse {
+	return receivedResponse{
+		messageResponse:    toMessage(rec.Message),
+		ConversationStatus: string(rec.Conversation.Status),
+		Duplicate:          rec.Duplicate,
+		Replies:            mapItems(rec.Replies, toMessage).Items,
 	}
 }
 

@@ -261,7 +261,7 @@ func TestConversationLifecycle(t *testing.T) {
 	if err != nil || len(msgs) != 2 || msgs[0].Text != "hello" {
 		t.Fatalf("messages = %+v (%v)", msgs, err)
 	}
-	rest, err := c.ListMessages(ctx, conv, client.ListMessagesParams{After: msgs[0].ID})
+	rest, err := c.ListMessages(ctx, conv, client.ListMessagesParams{After: msgs[0].Seq})
 	if err != nil || len(rest) != 1 || rest[0].ID != msgs[1].ID {
 		t.Fatalf("messages after the first = %+v (%v)", rest, err)
 	}

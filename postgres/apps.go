@@ -138,19 +138,27 @@ func (t *tx) ListDeployments(ctx context.Context, org domain.OrgID, app domain.A
 		 ORDER BY published_at DESC, id DESC`, org, app)
 }
 
-const resourceColumns = `id, org_id, kind, name, address, created_at`
+const resourceColumns = `id, org_id, kind, name, address, deployment_id, app_id, environment, identify_by, created_at`
 
 func scanResource(row scanner) (domain.ChannelResource, error) {
 	var r domain.ChannelResource
-	err := row.Scan(&r.ID, &r.OrgID, &r.Kind, &r.Name, &r.Address, &r.CreatedAt)
+	var deployment, app *string
+	err := row.Scan(&r.ID, &r.OrgID, &r.Kind, &r.Name, &r.Address, &deployment, &app, &r.Environment, &r.IdentifyBy, &r.CreatedAt)
+	if deployment != nil {
+		r.DeploymentID = domain.DeploymentID(*deployment)
+	}
+	if app != nil {
+		r.AppID = domain.AppID(*app)
+	}
 	r.CreatedAt = r.CreatedAt.UTC()
 	return r, err
 }
 
 // CreateResource stores r.
 func (t *tx) CreateResource(ctx context.Context, r domain.ChannelResource) error {
-	_, err := t.exec(ctx, `INSERT INTO channel_resources (`+resourceColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-		r.ID, r.OrgID, r.Kind, r.Name, r.Address, r.CreatedAt)
+	_, err := t.exec(ctx, `INSERT INTO channel_resources (`+resourceColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		r.ID, r.OrgID, r.Kind, r.Name, r.Address, nullIfEmpty(r.DeploymentID), nullIfEmpty(r.AppID),
+		r.Environment, r.IdentifyBy, r.CreatedAt)
 	if err != nil {
 		return fmt.Errorf("postgres: create resource: %w", err)
 	}

@@ -148,47 +148,53 @@ func (t *tx) SetSessionVariables(ctx context.Context, org domain.OrgID, id domai
 		`UPDATE sessions SET variables = $3, updated_at = $4 WHERE org_id = $1 AND id = $2`, org, id, variables, at)
 }
 
-const messageColumns = `id, org_id, conversation_id, direction, text, created_at`
+const messageColumns = `id, org_id, conversation_id, resource_id, conversation_seq, direction, author, text,
+	client_id, created_at`
 
 func scanMessage(row scanner) (domain.Message, error) {
 	var m domain.Message
-	err := row.Scan(&m.ID, &m.OrgID, &m.ConversationID, &m.Direction, &m.Text, &m.CreatedAt)
+	var client *string
+	err := row.Scan(&m.ID, &m.OrgID, &m.ConversationID, &m.ResourceID, &m.Seq, &m.Direction, &m.Author, &m.Text,
+		&client, &m.CreatedAt)
+	if client != nil {
+		m.ClientID = *client
+	}
 	m.CreatedAt = m.CreatedAt.UTC()
 	return m, err
 }
 
-// AppendMessage stores m after every message of its conversation already
-// committed. It takes a per-conversation lock until commit, so sequence
-// order equals commit order and an "after" cursor never skips a message
-// that commits late.
-func (t *tx) AppendMessage(ctx context.Context, m domain.Message) error {
-	if err := t.lockSequence(ctx, m.OrgID); err != nil {
-		return err
-	}
-	_, err := t.exec(ctx, `INSERT INTO messages (`+messageColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-		m.ID, m.OrgID, m.ConversationID, m.Direction, m.Text, m.CreatedAt)
+// AppendMessage stores m as the conversation's next message. It takes the
+// next number from the conversation row, whose row lock it holds until
+// commit: the messages of one conversation commit in Seq order, so an
+// "after" cursor never skips a message that commits late. A duplicate id
+// or ClientID is a transient conflict; CodeNotFound when the conversation
+// is not in org.
+func (t *tx) AppendMessage(ctx context.Context, m domain.Message) (domain.Message, error) {
+	seq, found, err := find(ctx, t, scanSeq,
+		`UPDATE conversations SET last_seq = last_seq + 1 WHERE org_id = $1 AND id = $2 RETURNING last_seq`,
+		m.OrgID, m.ConversationID)
 	if err != nil {
-		return fmt.Errorf("postgres: append message: %w", err)
+		return m, fmt.Errorf("postgres: append message: %w", err)
 	}
-	return nil
+	if !found {
+		return m, domain.NotFound("conversation", m.ConversationID)
+	}
+	m.Seq = seq
+	_, err = t.exec(ctx, `INSERT INTO messages (`+messageColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		m.ID, m.OrgID, m.ConversationID, m.ResourceID, m.Seq, m.Direction, m.Author, m.Text,
+		nullIfEmpty(m.ClientID), m.CreatedAt)
+	if err != nil {
+		return m, fmt.Errorf("postgres: append message: %w", err)
+	}
+	return m, nil
 }
 
-// ListMessages returns the conversation's messages oldest first, after the
-// message with id after ("" for the start), at most limit (0 for all).
-// CodeNotFound when after is not a message of the conversation.
-func (t *tx) ListMessages(ctx context.Context, org domain.OrgID, conversation domain.ConversationID, after domain.MessageID, limit int) ([]domain.Message, error) {
-	var afterSeq int64
-	if after != "" {
-		seq, err := get(ctx, t, "message", after, scanSeq,
-			`SELECT seq FROM messages WHERE org_id = $1 AND conversation_id = $2 AND id = $3`, org, conversation, after)
-		if err != nil {
-			return nil, err
-		}
-		afterSeq = seq
-	}
+// ListMessages returns the conversation's messages with Seq > afterSeq,
+// oldest first, at most limit (0 for all).
+func (t *tx) ListMessages(ctx context.Context, org domain.OrgID, conversation domain.ConversationID, afterSeq int64, limit int) ([]domain.Message, error) {
 	return collect(ctx, t, scanMessage,
-		`SELECT `+messageColumns+` FROM messages WHERE org_id = $1 AND conversation_id = $2 AND seq > $3
-		 ORDER BY seq LIMIT $4`, org, conversation, afterSeq, limitOrAll(limit))
+		`SELECT `+messageColumns+` FROM messages WHERE org_id = $1 AND conversation_id = $2 AND conversation_seq > $3
+		 ORDER BY conversation_seq LIMIT $4`, org, conversation, afterSeq, limitOrAll(limit))
 }
 
 func scanSeq(row scanner) (seq int64, err error) {

@@ -319,7 +319,7 @@ func TestEventsCommitInSeqOrder(t *testing.T) {
 	ctx := context.Background()
 	org := createOrg(t, db, "org_events")
 	event := func(subject string) domain.Event {
-		return domain.Event{OrgID: org, Type: domain.EventMessageAdded, Subject: subject, Payload: map[string]any{}, CreatedAt: epoch}
+		return domain.Event{OrgID: org, Type: domain.EventMessageReceived, Subject: subject, Payload: map[string]any{}, CreatedAt: epoch}
 	}
 
 	first, err := db.pool.Begin(ctx)

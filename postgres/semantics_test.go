@@ -13,3 +13,14 @@ func factory(t testing.TB) domain.Store { return postgres.OpenTestStore(t) }
 func TestOperationFailures(t *testing.T) { storetest.RunFailures(t, factory) }
 func TestTemporalHistory(t *testing.T)   { storetest.RunTemporal(t, factory) }
 func TestOperations(t *testing.T)        { storetest.RunOperations(t, factory) }
+
+// TestInbound runs the inbound suite with each "process" on its own pool.
+func TestInbound(t *testing.T) {
+	storetest.RunInbound(t, func(t testing.TB, n int) []domain.Store {
+		stores := make([]domain.Store, n)
+		for i, db := range postgres.OpenTestStores(t, n) {
+			stores[i] = db
+		}
+		return stores
+	})
+}

@@ -177,50 +177,6 @@ func (s *Service) ListDeployments(ctx context.Context, org domain.OrgID, app dom
 	return ds, err
 }
 
-// CreateResource configures a channel resource: an SMS number (kind "sms",
-// address normalized to E.164) or a web chat widget (kind "webchat",
-// address is the widget key). Errors: invalid_argument.
-func (s *Service) CreateResource(ctx context.Context, org domain.OrgID, kind domain.ResourceKind, name, address string) (domain.ChannelResource, error) {
-	name, err := cleanName("name", name)
-	if err != nil {
-		return domain.ChannelResource{}, err
-	}
-	switch kind {
-	case domain.ResourceSMS:
-		address, err = s.phoneNumber("address", address)
-	case domain.ResourceWebChat:
-		address, err = cleanName("address", address)
-	default:
-		err = invalidf("kind must be sms or webchat")
-	}
-	if err != nil {
-		return domain.ChannelResource{}, err
-	}
-	r := domain.ChannelResource{
-		ID: domain.ResourceID(s.ids.NewID("res")), OrgID: org, Kind: kind,
-		Name: name, Address: address, CreatedAt: s.now(),
-	}
-	return r, s.update(ctx, org, func(tx domain.Tx) error { return tx.CreateResource(ctx, r) })
-}
-
-// GetResource returns a channel resource. Errors: not_found.
-func (s *Service) GetResource(ctx context.Context, org domain.OrgID, id domain.ResourceID) (r domain.ChannelResource, err error) {
-	err = s.view(ctx, func(tx domain.Tx) error {
-		r, err = tx.GetResource(ctx, org, id)
-		return err
-	})
-	return r, err
-}
-
-// ListResources returns the org's channel resources.
-func (s *Service) ListResources(ctx context.Context, org domain.OrgID) (rs []domain.ChannelResource, err error) {
-	err = s.view(ctx, func(tx domain.Tx) error {
-		rs, err = tx.ListResources(ctx, org)
-		return err
-	})
-	return rs, err
-}
-
 // phoneNumber normalizes a phone number to E.164 with the tel: rules.
 // Errors: invalid_argument.
 func (s *Service) phoneNumber(field, v string) (string, error) {

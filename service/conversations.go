@@ -28,11 +28,16 @@ type PreviewInput struct {
 	Party
 }
 
-// Started is a new conversation with its session and customer.
+// Started is a new conversation with its session and customer, and what
+// its bot's conversation_started turn sent.
 type Started struct {
 	Conversation domain.Conversation
 	Session      domain.Session
 	Customer     domain.Customer
+	// First is the inbound message that started the conversation (a
+	// channel's first message), nil when it was started through the API.
+	First   *domain.Message
+	Replies []domain.Message
 }
 
 // conversationStart is a validated start request (its identifier
@@ -41,6 +46,15 @@ type conversationStart struct {
 	deployment *domain.Deployment
 	preview    *domain.AppVersion
 	Party
+	// first, when set, is the inbound message that starts the
+	// conversation: it is stored before the conversation_started turn,
+	// which sees it as its input.
+	first *inboundText
+}
+
+// inboundText is a customer's message as a channel received it.
+type inboundText struct {
+	text, clientID string
 }
 
 // StartConversation starts a conversation on an active deployment.
@@ -134,14 +148,18 @@ func (s *Service) startConversation(ctx context.Context, tx domain.Tx, org domai
 	if err != nil {
 		return Started{}, err
 	}
-	destination := req.CustomerDestination
-	if res.Kind == domain.ResourceSMS {
-		if destination, err = s.phoneNumber("customerDestination", destination); err != nil {
+	destination, err := s.destination(res, req.CustomerDestination)
+	if err != nil {
+		return Started{}, err
+	}
+	identifier := req.CustomerIdentifier
+	if identifier == "" && res.IdentifyBy == domain.IdentifyByDestination {
+		if identifier, err = s.identifiers.Normalize("tel:" + destination); err != nil {
 			return Started{}, err
 		}
 	}
 	now := s.now()
-	customer, err := s.customerFor(ctx, tx, org, req.CustomerIdentifier, now)
+	customer, err := s.customerFor(ctx, tx, org, identifier, now)
 	if err != nil {
 		return Started{}, err
 	}
@@ -179,14 +197,56 @@ func (s *Service) startConversation(ctx context.Context, tx domain.Tx, org domai
 	if err := tx.CreateSession(ctx, session); err != nil {
 		return Started{}, err
 	}
+	// The destination's inbound messages now come to this conversation.
+	if _, _, err := tx.GetRoute(ctx, org, res.ID, destination); err != nil {
+		return Started{}, err
+	}
+	if err := tx.SetRoute(ctx, org, res.ID, destination, conv.ID); err != nil {
+		return Started{}, err
+	}
 	err = tx.AppendEvent(ctx, domain.Event{
 		OrgID: org, Type: domain.EventConversationStarted, Subject: string(conv.ID), CreatedAt: now,
 		Payload: map[string]any{
-			"customerId": string(customer.ID), "customerIdentifier": customer.Identifier,
-			"deploymentId": string(conv.DeploymentID), "resourceId": string(res.ID), "preview": !conv.Deployed(),
+			"conversationId": string(conv.ID), "customerId": string(customer.ID),
+			"customerIdentifier": customer.Identifier, "deploymentId": string(conv.DeploymentID),
+			"previewVersionId": string(conv.PreviewVersionID), "resourceId": string(res.ID),
+			"preview": !conv.Deployed(), "customerDestination": destination,
 		},
 	})
-	return Started{Conversation: conv, Session: session, Customer: customer}, err
+	if err != nil {
+		return Started{}, err
+	}
+	st := Started{Conversation: conv, Session: session, Customer: customer}
+	return st, s.startTurn(ctx, tx, &st, req.first)
+}
+
+// startTurn stores the first inbound message, if any, and runs the bot's
+// conversation_started turn, filling st's First, Replies and Conversation.
+func (s *Service) startTurn(ctx context.Context, tx domain.Tx, st *Started, first *inboundText) error {
+	ev := turnEvent{Trigger: TriggerConversationStarted}
+	if first != nil {
+		m, err := s.appendMessage(ctx, tx, st.Conversation, domain.AuthorCustomer, first.text, first.clientID)
+		if err != nil {
+			return err
+		}
+		st.First, ev.Message = &m, &m
+	}
+	out, err := s.runTurn(ctx, tx, st.Conversation, ev)
+	if err != nil {
+		return err
+	}
+	st.Conversation, st.Replies = out.Conversation, out.Replies
+	return nil
+}
+
+// destination checks a customer destination on resource: an SMS
+// destination is a phone number, normalized to E.164.
+// Errors: invalid_argument.
+func (s *Service) destination(res domain.ChannelResource, destination string) (string, error) {
+	if res.Kind == domain.ResourceSMS {
+		return s.phoneNumber("customerDestination", destination)
+	}
+	return destination, nil
 }
 
 // customerFor returns the current holder of identifier, or a new customer
@@ -227,9 +287,13 @@ func (s *Service) GetConversation(ctx context.Context, org domain.OrgID, id doma
 func getConversation(ctx context.Context, tx domain.Tx, org domain.OrgID, id domain.ConversationID) (domain.Conversation, error) {
 	c, err := tx.GetConversation(ctx, org, id)
 	if domain.IsNotFound(err) {
-		return c, domain.Errorf(domain.CodeConversationNotFound, "conversation %s not found", id).WithDetail("conversationId", string(id))
+		return c, conversationNotFound(id)
 	}
 	return c, err
+}
+
+func conversationNotFound(id domain.ConversationID) *domain.Error {
+	return domain.Errorf(domain.CodeConversationNotFound, "conversation %s not found", id).WithDetail("conversationId", string(id))
 }
 
 // MaxPageSize bounds list pages.

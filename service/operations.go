@@ -195,7 +195,7 @@ func (s *Service) closeDeployed(ctx context.Context, tx domain.Tx, conv domain.C
 func execSend(s *Service, ctx context.Context, rc *runContext) (any, *domain.Error, error) {
 	create := rc.args.flag("createIfNeeded")
 	if id := rc.args.text("conversation"); id != "" {
-		conv, err := getConversation(ctx, rc.tx, rc.org, domain.ConversationID(id))
+		conv, err := lockConversation(ctx, rc.tx, rc.org, domain.ConversationID(id))
 		outcome, err := asOutcome(err)
 		if err != nil {
 			return false, nil, err
@@ -205,7 +205,7 @@ func execSend(s *Service, ctx context.Context, rc *runContext) (any, *domain.Err
 				return false, nil, err
 			}
 			if conv.Status == domain.StatusLive {
-				_, err := s.appendMessage(ctx, rc.tx, conv, domain.Outbound, rc.args.text("message"))
+				_, err := s.appendMessage(ctx, rc.tx, conv, domain.AuthorBot, rc.args.text("message"), "")
 				return err == nil, nil, err
 			}
 			outcome = closedError(conv.ID)
@@ -220,7 +220,7 @@ func execSend(s *Service, ctx context.Context, rc *runContext) (any, *domain.Err
 	if err != nil {
 		return false, nil, err
 	}
-	_, err = s.appendMessage(ctx, rc.tx, conv, domain.Outbound, rc.args.text("message"))
+	_, err = s.appendMessage(ctx, rc.tx, conv, domain.AuthorBot, rc.args.text("message"), "")
 	return err == nil, nil, err
 }
 

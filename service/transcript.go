@@ -29,14 +29,15 @@ func transcript(ctx context.Context, tx domain.Tx, c domain.Conversation) (map[s
 	if err != nil {
 		return nil, err
 	}
-	msgs, err := tx.ListMessages(ctx, c.OrgID, c.ID, "", 0)
+	msgs, err := tx.ListMessages(ctx, c.OrgID, c.ID, 0, 0)
 	if err != nil {
 		return nil, err
 	}
 	messages := make([]any, len(msgs))
 	for i, m := range msgs {
 		messages[i] = map[string]any{
-			"id": string(m.ID), "direction": string(m.Direction), "text": m.Text, "createdAt": formatTime(m.CreatedAt),
+			"id": string(m.ID), "seq": m.Seq, "direction": string(m.Direction), "author": string(m.Author),
+			"text": m.Text, "createdAt": formatTime(m.CreatedAt),
 		}
 	}
 	var closedAt any

@@ -130,12 +130,14 @@ func (t *tx) ListDeployments(ctx context.Context, org domain.OrgID, app domain.A
 		ORDER BY published_at DESC, id DESC`, app, org)
 }
 
-const resourceColumns = `id, org_id, kind, name, address, created_at`
+const resourceColumns = `id, org_id, kind, name, address, deployment_id, app_id, environment, identify_by, created_at`
 
 func scanResource(s scanner) (domain.ChannelResource, error) {
 	var r domain.ChannelResource
+	var deployment, app sql.NullString
 	var created int64
-	err := s.Scan(&r.ID, &r.OrgID, &r.Kind, &r.Name, &r.Address, &created)
+	err := s.Scan(&r.ID, &r.OrgID, &r.Kind, &r.Name, &r.Address, &deployment, &app, &r.Environment, &r.IdentifyBy, &created)
+	r.DeploymentID, r.AppID = domain.DeploymentID(deployment.String), domain.AppID(app.String)
 	r.CreatedAt = fromMicros(created)
 	return r, err
 }
@@ -143,8 +145,9 @@ func scanResource(s scanner) (domain.ChannelResource, error) {
 // CreateResource stores r; a duplicate id is a conflict.
 func (t *tx) CreateResource(ctx context.Context, r domain.ChannelResource) error {
 	return t.insert(ctx, "create resource",
-		`INSERT INTO channel_resources (`+resourceColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
-		r.ID, r.OrgID, r.Kind, r.Name, r.Address, micros(r.CreatedAt))
+		`INSERT INTO channel_resources (`+resourceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.OrgID, r.Kind, r.Name, r.Address, nullString(r.DeploymentID), nullString(r.AppID),
+		r.Environment, r.IdentifyBy, micros(r.CreatedAt))
 }
 
 // GetResource returns the channel resource; CodeNotFound when it is not

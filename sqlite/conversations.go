@@ -132,48 +132,50 @@ func (t *tx) SetSessionVariables(ctx context.Context, org domain.OrgID, id domai
 		variables, micros(at), org, id)
 }
 
-const messageColumns = `id, org_id, conversation_id, direction, text, created_at`
+const messageColumns = `id, org_id, conversation_id, resource_id, conversation_seq, direction, author, text,
+	client_id, created_at`
 
 func scanMessage(s scanner) (domain.Message, error) {
 	var m domain.Message
+	var client sql.NullString
 	var created int64
-	err := s.Scan(&m.ID, &m.OrgID, &m.ConversationID, &m.Direction, &m.Text, &created)
+	err := s.Scan(&m.ID, &m.OrgID, &m.ConversationID, &m.ResourceID, &m.Seq, &m.Direction, &m.Author, &m.Text,
+		&client, &created)
+	m.ClientID = client.String
 	m.CreatedAt = fromMicros(created)
 	return m, err
 }
 
-// AppendMessage stores m after the conversation's earlier messages; a
-// duplicate id is a conflict.
-func (t *tx) AppendMessage(ctx context.Context, m domain.Message) error {
-	return t.insert(ctx, "append message",
-		`INSERT INTO messages (`+messageColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
-		m.ID, m.OrgID, m.ConversationID, m.Direction, m.Text, micros(m.CreatedAt))
-}
-
-// ListMessages returns the conversation's messages in insertion order,
-// after the message with id after ("" for the start), at most limit (0 for
-// all). CodeNotFound when after is not a message of the conversation.
-func (t *tx) ListMessages(ctx context.Context, org domain.OrgID, conversation domain.ConversationID, after domain.MessageID, limit int) ([]domain.Message, error) {
-	if after == "" {
-		return list(ctx, t, "list messages", scanMessage,
-			`SELECT `+messageColumns+` FROM messages WHERE org_id = ? AND conversation_id = ?
-			ORDER BY seq LIMIT ?`, org, conversation, limitArg(limit))
-	}
-	msgs, err := list(ctx, t, "list messages", scanMessage,
-		`SELECT `+messageColumns+` FROM messages WHERE org_id = ? AND conversation_id = ?
-		AND seq > (SELECT seq FROM messages WHERE id = ? AND org_id = ? AND conversation_id = ?)
-		ORDER BY seq LIMIT ?`, org, conversation, after, org, conversation, limitArg(limit))
-	if err != nil || len(msgs) > 0 {
-		return msgs, err
-	}
-	// Nothing after the cursor, or no such cursor: tell them apart.
-	found, err := t.exists(ctx, `SELECT 1 FROM messages WHERE id = ? AND org_id = ? AND conversation_id = ?`,
-		after, org, conversation)
+// AppendMessage stores m as the conversation's next message: it takes the
+// next number from the conversation row in the same transaction. A
+// duplicate id or ClientID is a conflict; CodeNotFound when the
+// conversation is not in org.
+func (t *tx) AppendMessage(ctx context.Context, m domain.Message) (domain.Message, error) {
+	seq, found, err := lookup(ctx, t, scanInt64,
+		`UPDATE conversations SET last_seq = last_seq + 1 WHERE org_id = ? AND id = ? RETURNING last_seq`,
+		m.OrgID, m.ConversationID)
 	if err != nil {
-		return nil, wrap("list messages", err)
+		return m, wrap("append message", err)
 	}
 	if !found {
-		return nil, domain.NotFound("message", after)
+		return m, domain.NotFound("conversation", m.ConversationID)
 	}
-	return nil, nil
+	m.Seq = seq
+	return m, t.insert(ctx, "append message",
+		`INSERT INTO messages (`+messageColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.ID, m.OrgID, m.ConversationID, m.ResourceID, m.Seq, m.Direction, m.Author, m.Text,
+		nullString(m.ClientID), micros(m.CreatedAt))
+}
+
+func scanInt64(s scanner) (v int64, err error) {
+	err = s.Scan(&v)
+	return v, err
+}
+
+// ListMessages returns the conversation's messages with Seq > afterSeq, in
+// order, at most limit (0 for all).
+func (t *tx) ListMessages(ctx context.Context, org domain.OrgID, conversation domain.ConversationID, afterSeq int64, limit int) ([]domain.Message, error) {
+	return list(ctx, t, "list messages", scanMessage,
+		`SELECT `+messageColumns+` FROM messages WHERE org_id = ? AND conversation_id = ? AND conversation_seq > ?
+		ORDER BY conversation_seq LIMIT ?`, org, conversation, afterSeq, limitArg(limit))
 }

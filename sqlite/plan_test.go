@@ -153,8 +153,12 @@ func readAll(ctx context.Context, t *testing.T, db *DB) {
 			func() error { _, err := tx.GetConversation(ctx, "o", "c"); return err },
 			func() error { _, err := tx.CustomerConversationIDs(ctx, "o", "c"); return err },
 			func() error { _, err := tx.GetSession(ctx, "o", "s"); return err },
-			func() error { _, err := tx.ListMessages(ctx, "o", "c", "", 0); return err },
-			func() error { _, err := tx.ListMessages(ctx, "o", "c", "m", 0); return err },
+			func() error { _, err := tx.ListMessages(ctx, "o", "c", 0, 0); return err },
+			func() error { _, err := tx.ListMessages(ctx, "o", "c", 3, 0); return err },
+			func() error { _, err := tx.GetMessage(ctx, "o", "m"); return err },
+			func() error { _, _, err := tx.MessageByClientID(ctx, "o", "r", "x"); return err },
+			func() error { _, _, err := tx.GetRoute(ctx, "o", "r", "d"); return err },
+			func() error { _, err := tx.LockConversation(ctx, "o", "c"); return err },
 			func() error { _, err := tx.GetRun(ctx, "o", "r"); return err },
 			func() error { _, err := tx.ListRuns(ctx, "o", "", 0); return err },
 			func() error { _, err := tx.ListRuns(ctx, "o", "r", 0); return err },
@@ -219,7 +223,12 @@ func writeAll(ctx context.Context, t *testing.T, db *DB) {
 			func() error { return tx.CloseConversation(ctx, "o", "cv", at) },
 			func() error { return tx.CreateSession(ctx, domain.Session{ID: "s", OrgID: "o"}) },
 			func() error { return tx.SetSessionVariables(ctx, "o", "s", map[string]any{}, at) },
-			func() error { return tx.AppendMessage(ctx, domain.Message{ID: "m", OrgID: "o", ConversationID: "cv"}) },
+			func() error {
+				_, err := tx.AppendMessage(ctx, domain.Message{ID: "m", OrgID: "o", ConversationID: "cv", ClientID: "x"})
+				return err
+			},
+			func() error { return tx.SetRoute(ctx, "o", "r", "d", "cv") },
+			func() error { return tx.SetRoute(ctx, "o", "r", "d", "cv") },
 			func() error { return tx.RecordRun(ctx, domain.OperationRun{ID: "r", OrgID: "o"}) },
 			func() error { return tx.AppendEvent(ctx, domain.Event{OrgID: "o"}) },
 			func() error { return tx.PutIdempotency(ctx, domain.IdempotencyRecord{OrgID: "o", Key: "k"}) },

@@ -30,3 +30,4 @@ func TestIdentifierRace(t *testing.T)    { storetest.RunIdentifierRace(t, openSh
 func TestOperationFailures(t *testing.T) { storetest.RunFailures(t, factory) }
 func TestTemporalHistory(t *testing.T)   { storetest.RunTemporal(t, factory) }
 func TestOperations(t *testing.T)        { storetest.RunOperations(t, factory) }
+func TestInbound(t *testing.T)           { storetest.RunInbound(t, openShared) }

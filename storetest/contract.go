@@ -20,8 +20,8 @@ import (
 // choices: list methods return the rows in creation order unless stated
 // otherwise (orgs, keys, apps, resources: oldest first; versions: by
 // number); revoking a key, replacing a deployment or closing a
-// conversation twice keeps the first time; an unknown ListMessages or
-// ListRuns cursor is CodeNotFound; limit 0 means no limit for messages,
+// conversation twice keeps the first time; an unknown ListRuns cursor is
+// CodeNotFound; limit 0 means no limit for messages,
 // runs and events; ListConversations with Limit <= 0 is
 // CodeInvalidArgument; DeleteIdempotency of a missing key is a no-op.
 func RunContract(t *testing.T, newStore Factory) {
@@ -37,6 +37,8 @@ func RunContract(t *testing.T, newStore Factory) {
 	t.Run("ListConversations", func(t *testing.T) { testListConversations(t, newStore) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, newStore) })
 	t.Run("Messages", func(t *testing.T) { testMessages(t, newStore) })
+	t.Run("MessageClientIDs", func(t *testing.T) { testMessageClientIDs(t, newStore) })
+	t.Run("Routes", func(t *testing.T) { testRoutes(t, newStore) })
 	t.Run("Runs", func(t *testing.T) { testRuns(t, newStore) })
 	t.Run("Events", func(t *testing.T) { testEvents(t, newStore) })
 	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, newStore) })
@@ -162,7 +164,7 @@ func newTenant(name string) tenant {
 		Deployment: domain.Deployment{ID: domain.DeploymentID("dep_" + name), OrgID: org, AppID: app,
 			VersionID: domain.VersionID("ver_" + name + "1"), Environment: domain.EnvProduction, PublishedAt: minute(2)},
 		Resource: domain.ChannelResource{ID: domain.ResourceID("res_" + name), OrgID: org, Kind: domain.ResourceSMS,
-			Name: "sms " + name, Address: "+15550100000", CreatedAt: minute(2)},
+			Name: "sms " + name, Address: "+15550100000", IdentifyBy: domain.IdentifyByNone, CreatedAt: minute(2)},
 		Customer: domain.Customer{ID: domain.CustomerID("cus_" + name), OrgID: org, CreatedAt: minute(3)},
 	}
 }

@@ -251,14 +251,26 @@ func testResources(t *testing.T, newStore Factory) {
 	s := newStore(t)
 	a, b := seed(t, s)
 	web := domain.ChannelResource{ID: "res_a2", OrgID: a.Org.ID, Kind: domain.ResourceWebChat, Name: "site",
-		Address: "wk_123", CreatedAt: minute(12)}
-	update(t, s, func(ctx context.Context, tx domain.Tx) error { return tx.CreateResource(ctx, web) })
+		Address: "wk_123", AppID: a.App.ID, Environment: domain.EnvQA, IdentifyBy: domain.IdentifyByNone,
+		CreatedAt: minute(12)}
+	fixed := domain.ChannelResource{ID: "res_a3", OrgID: a.Org.ID, Kind: domain.ResourceSMS, Name: "line",
+		Address: "+15550100009", DeploymentID: a.Deployment.ID, IdentifyBy: domain.IdentifyByDestination,
+		CreatedAt: minute(13)}
+	update(t, s, func(ctx context.Context, tx domain.Tx) error {
+		if err := tx.CreateResource(ctx, web); err != nil {
+			return err
+		}
+		return tx.CreateResource(ctx, fixed)
+	})
 	equal(t, "GetResource", read(t, s, func(ctx context.Context, tx domain.Tx) (domain.ChannelResource, error) {
 		return tx.GetResource(ctx, a.Org.ID, web.ID)
 	}), web)
+	equal(t, "GetResource bound to a deployment", read(t, s, func(ctx context.Context, tx domain.Tx) (domain.ChannelResource, error) {
+		return tx.GetResource(ctx, a.Org.ID, fixed.ID)
+	}), fixed)
 	equal(t, "ListResources a", read(t, s, func(ctx context.Context, tx domain.Tx) ([]domain.ChannelResource, error) {
 		return tx.ListResources(ctx, a.Org.ID)
-	}), []domain.ChannelResource{a.Resource, web})
+	}), []domain.ChannelResource{a.Resource, web, fixed})
 	equal(t, "ListResources b", read(t, s, func(ctx context.Context, tx domain.Tx) ([]domain.ChannelResource, error) {
 		return tx.ListResources(ctx, b.Org.ID)
 	}), []domain.ChannelResource{b.Resource})

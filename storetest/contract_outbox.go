@@ -103,7 +103,7 @@ func testEvents(t *testing.T, newStore Factory) {
 			e := domain.Event{
 				Seq:       1000, // ignored: the store assigns Seq
 				OrgID:     org,
-				Type:      domain.EventMessageAdded,
+				Type:      domain.EventMessageReceived,
 				Subject:   fmt.Sprintf("msg_%d", i),
 				Payload:   map[string]any{"conversationId": "conv_1", "n": float64(i), "nested": map[string]any{"ok": true}},
 				CreatedAt: minute(30 + i),

@@ -25,7 +25,7 @@ func opsTranscriptSendClose(t *testing.T, store domain.Store) {
 	w := NewWorld(t, store)
 	ctx := context.Background()
 	st := w.Start("tel:+15550100000")
-	_, err := w.Service.AddMessage(ctx, w.Org, st.Conversation.ID, domain.Inbound, "hello")
+	_, err := w.Service.AddMessage(ctx, w.Org, st.Conversation.ID, domain.Inbound, "hello", "")
 	must(t, err)
 	id := string(st.Conversation.ID)
 	res, err := w.Op(service.OpSendMessage, map[string]any{"conversation": id, "message": "how can I help?"})
@@ -81,7 +81,7 @@ func opsSendCreates(t *testing.T, store domain.Store) {
 	if len(ids) != 2 || ids[1] != target.Conversation.ID {
 		t.Fatalf("customer conversations %v, want a new one before %s", ids, target.Conversation.ID)
 	}
-	msgs, err := w.Service.ListMessages(ctx, w.Org, ids[0], "", 10)
+	msgs, err := w.Service.ListMessages(ctx, w.Org, ids[0], 0, 10)
 	must(t, err)
 	if len(msgs) != 1 || msgs[0].Text != "we are back" || msgs[0].Direction != domain.Outbound {
 		t.Fatalf("messages of the new conversation: %+v", msgs)

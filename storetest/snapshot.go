@@ -82,7 +82,7 @@ func (s *Snapshot) readConversations(ctx context.Context, tx domain.Tx, org doma
 		if err != nil {
 			return err
 		}
-		ms, err := tx.ListMessages(ctx, org, c.ID, "", 0)
+		ms, err := tx.ListMessages(ctx, org, c.ID, 0, 0)
 		if err != nil {
 			return err
 		}

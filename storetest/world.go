@@ -58,7 +58,7 @@ func NewWorld(t testing.TB, store domain.Store) *World {
 	must(t, err)
 	w.Deployment, err = w.Service.Publish(ctx, w.Org, app.ID, v1.ID, domain.EnvProduction)
 	must(t, err)
-	w.Resource, err = w.Service.CreateResource(ctx, w.Org, domain.ResourceWebChat, "Web chat", "widget-1")
+	w.Resource, err = w.Service.CreateResource(ctx, w.Org, service.ResourceInput{Kind: domain.ResourceWebChat, Name: "Web chat", Address: "widget-1"})
 	must(t, err)
 	return w
 }
