@@ -427,6 +427,8 @@ type ListRunsParams struct {
 
 // Event is an outbox entry.
 type Event struct {
+	// ID is "evt_" and Seq: the webhook-id of the event's deliveries.
+	ID        string         `json:"id"`
 	Seq       int64          `json:"seq"`
 	Type      string         `json:"type"`
 	Subject   string         `json:"subject"`

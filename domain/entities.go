@@ -2,6 +2,8 @@ package domain
 
 import (
 	"encoding/json"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -314,7 +316,25 @@ type Event struct {
 	CreatedAt time.Time
 }
 
-// Event types.
+// ID is the event's public id, "evt_" and its Seq: the webhook-id of its
+// deliveries.
+func (e Event) ID() string { return EventIDOf(e.Seq) }
+
+// EventIDOf returns the id of the event with sequence number seq.
+func EventIDOf(seq int64) string { return "evt_" + strconv.FormatInt(seq, 10) }
+
+// ParseEventID returns the Seq of an event id; ok is false when id is not
+// "evt_" and a positive decimal number.
+func ParseEventID(id string) (seq int64, ok bool) {
+	digits, found := strings.CutPrefix(id, "evt_")
+	if !found || digits == "" || len(digits) > 18 || digits[0] == '0' {
+		return 0, false
+	}
+	seq, err := strconv.ParseInt(digits, 10, 64)
+	return seq, err == nil && seq > 0
+}
+
+// Event types. docs/EVENTS.md describes each one with an example payload.
 const (
 	EventConversationStarted       = "conversation.started"
 	EventConversationClosed        = "conversation.closed"
@@ -322,6 +342,9 @@ const (
 	EventMessageSent               = "message.sent"
 	EventCustomerIdentifierChanged = "customer.identifier_changed"
 	EventDeploymentPublished       = "deployment.published"
+	// EventRunFailed: a data operation or action failed (thrown error,
+	// nothing changed but the run log).
+	EventRunFailed = "run.failed"
 )
 
 // IdempotencyRecord stores the response of a POST sent with an

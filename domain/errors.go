@@ -28,6 +28,9 @@ const (
 	CodeConflict         = "conflict"
 	CodePayloadTooLarge  = "payload_too_large"
 	CodeMethodNotAllowed = "method_not_allowed"
+	// CodeURLForbidden: a webhook URL resolves to an address deliveries may
+	// not reach (private, loopback, link-local...).
+	CodeURLForbidden = "url_forbidden"
 )
 
 // Error is a coded error. Message is safe to show to API clients; Details

@@ -23,6 +23,7 @@ import (
 	"github.com/parleyhq/parley/license"
 	"github.com/parleyhq/parley/service"
 	"github.com/parleyhq/parley/sqlite"
+	"github.com/parleyhq/parley/webhook"
 )
 
 // testMaxBody is the body limit of test servers.
@@ -64,6 +65,7 @@ func newEnvOn(t *testing.T, wrap func(domain.Store) domain.Store) *testEnv {
 	svc := service.New(service.Config{
 		Store: backend, Clock: clk, IDs: ids.NewSequence(),
 		Licenses: license.NewVerifier(pub), Identifiers: identifier.Normalizer{},
+		Webhooks: webhook.NewGuard(false, nil),
 	})
 	logs := &lockedBuffer{}
 	h := New(Config{

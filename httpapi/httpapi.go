@@ -170,6 +170,17 @@ func (s *server) routes() []route {
 		{"GET", "/v1/runs", s.listRuns, authed, plain},
 		{"GET", "/v1/runs/{runId}", s.getRun, authed, plain},
 		{"GET", "/v1/events", s.listEvents, authed, plain},
+
+		// Not idempotent: a stored response would keep the new secret.
+		{"POST", "/v1/webhook-endpoints", s.createWebhookEndpoint, admin, plain},
+		{"GET", "/v1/webhook-endpoints", s.listWebhookEndpoints, authed, plain},
+		{"GET", "/v1/webhook-endpoints/{endpointId}", s.getWebhookEndpoint, authed, plain},
+		{"PATCH", "/v1/webhook-endpoints/{endpointId}", s.updateWebhookEndpoint, admin, plain},
+		{"DELETE", "/v1/webhook-endpoints/{endpointId}", s.deleteWebhookEndpoint, admin, plain},
+		{"POST", "/v1/webhook-endpoints/{endpointId}/rotate-secret", s.rotateWebhookSecret, admin, plain},
+		{"GET", "/v1/webhook-endpoints/{endpointId}/deliveries", s.listWebhookDeliveries, authed, plain},
+		{"GET", "/v1/webhook-endpoints/{endpointId}/attempts", s.listWebhookAttempts, authed, plain},
+		{"POST", "/v1/webhook-endpoints/{endpointId}/replay", s.replayWebhookDeliveries, admin, plain},
 	}
 }
 

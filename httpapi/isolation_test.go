@@ -34,25 +34,32 @@ func TestTenantIsolation(t *testing.T) {
 	w := buildWorld(t, a)
 
 	cases := map[string]isolationCase{
-		"DELETE /v1/api-keys/{keyId}":                       {},
-		"GET /v1/apps/{appId}":                              {},
-		"POST /v1/apps/{appId}/versions":                    {body: map[string]any{"definition": map[string]any{}}},
-		"GET /v1/apps/{appId}/versions":                     {},
-		"GET /v1/apps/{appId}/versions/{versionId}":         {},
-		"POST /v1/apps/{appId}/deployments":                 {body: map[string]any{"versionId": w["versionId"], "environment": "production"}},
-		"GET /v1/apps/{appId}/deployments":                  {},
-		"GET /v1/deployments/{deploymentId}":                {},
-		"GET /v1/channel-resources/{resourceId}":            {},
-		"GET /v1/conversations/{conversationId}":            {wantCode: domain.CodeConversationNotFound},
-		"POST /v1/conversations/{conversationId}/messages":  {body: map[string]any{"direction": "inbound", "text": "hi"}, wantCode: domain.CodeConversationNotFound},
-		"GET /v1/conversations/{conversationId}/messages":   {wantCode: domain.CodeConversationNotFound},
-		"POST /v1/conversations/{conversationId}/close":     {wantCode: domain.CodeConversationNotFound},
-		"GET /v1/conversations/{conversationId}/transcript": {wantCode: domain.CodeConversationNotFound},
-		"GET /v1/sessions/{sessionId}":                      {},
-		"GET /v1/customers/{customerId}":                    {},
-		"GET /v1/customers/{customerId}/identifiers":        {},
-		"GET /v1/customers/{customerId}/conversations":      {},
-		"GET /v1/runs/{runId}":                              {},
+		"DELETE /v1/api-keys/{keyId}":                           {},
+		"GET /v1/apps/{appId}":                                  {},
+		"POST /v1/apps/{appId}/versions":                        {body: map[string]any{"definition": map[string]any{}}},
+		"GET /v1/apps/{appId}/versions":                         {},
+		"GET /v1/apps/{appId}/versions/{versionId}":             {},
+		"POST /v1/apps/{appId}/deployments":                     {body: map[string]any{"versionId": w["versionId"], "environment": "production"}},
+		"GET /v1/apps/{appId}/deployments":                      {},
+		"GET /v1/deployments/{deploymentId}":                    {},
+		"GET /v1/channel-resources/{resourceId}":                {},
+		"GET /v1/conversations/{conversationId}":                {wantCode: domain.CodeConversationNotFound},
+		"POST /v1/conversations/{conversationId}/messages":      {body: map[string]any{"direction": "inbound", "text": "hi"}, wantCode: domain.CodeConversationNotFound},
+		"GET /v1/conversations/{conversationId}/messages":       {wantCode: domain.CodeConversationNotFound},
+		"POST /v1/conversations/{conversationId}/close":         {wantCode: domain.CodeConversationNotFound},
+		"GET /v1/conversations/{conversationId}/transcript":     {wantCode: domain.CodeConversationNotFound},
+		"GET /v1/sessions/{sessionId}":                          {},
+		"GET /v1/customers/{customerId}":                        {},
+		"GET /v1/customers/{customerId}/identifiers":            {},
+		"GET /v1/customers/{customerId}/conversations":          {},
+		"GET /v1/runs/{runId}":                                  {},
+		"GET /v1/webhook-endpoints/{endpointId}":                {},
+		"PATCH /v1/webhook-endpoints/{endpointId}":              {body: map[string]any{"enabled": false}},
+		"DELETE /v1/webhook-endpoints/{endpointId}":             {},
+		"POST /v1/webhook-endpoints/{endpointId}/rotate-secret": {body: map[string]any{}},
+		"GET /v1/webhook-endpoints/{endpointId}/deliveries":     {},
+		"GET /v1/webhook-endpoints/{endpointId}/attempts":       {},
+		"POST /v1/webhook-endpoints/{endpointId}/replay":        {body: map[string]any{"since": "2020-01-01T00:00:00Z"}},
 		"POST /v1/data-operations/{name}": {
 			// {name} names no object: B closes A's conversation by id and
 			// gets the business outcome conversation_not_found.
@@ -167,8 +174,13 @@ func buildWorld(t *testing.T, c *client.Client) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	endpoint, err := c.CreateWebhookEndpoint(ctx, client.CreateWebhookEndpointRequest{URL: "https://93.184.216.34/hooks"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return map[string]string{
-		"keyId": key.ID, "keySecret": key.Secret, "appId": app.ID, "versionId": version.ID,
+		"endpointId": endpoint.ID,
+		"keyId":      key.ID, "keySecret": key.Secret, "appId": app.ID, "versionId": version.ID,
 		"deploymentId": dep.ID, "resourceId": res.ID, "conversationId": st.Conversation.ID,
 		"sessionId": st.Session.ID, "customerId": st.Customer.ID, "runId": run.RunID,
 	}
@@ -184,6 +196,7 @@ func snapshot(t *testing.T, c *client.Client, w map[string]string) []byte {
 		"/v1/conversations/{conversationId}/transcript", "/v1/sessions/{sessionId}",
 		"/v1/customers/{customerId}", "/v1/customers/{customerId}/identifiers",
 		"/v1/customers/{customerId}/conversations", "/v1/runs", "/v1/events",
+		"/v1/webhook-endpoints", "/v1/webhook-endpoints/{endpointId}/deliveries",
 	}
 	var all []json.RawMessage
 	for _, p := range paths {

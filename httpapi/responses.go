@@ -377,6 +377,7 @@ func toRun(r domain.OperationRun) runResponse {
 }
 
 type eventResponse struct {
+	ID        string         `json:"id"`
 	Seq       int64          `json:"seq"`
 	Type      string         `json:"type"`
 	Subject   string         `json:"subject"`
@@ -389,7 +390,7 @@ func toEvent(e domain.Event) eventResponse {
 	if payload == nil {
 		payload = map[string]any{}
 	}
-	return eventResponse{Seq: e.Seq, Type: e.Type, Subject: e.Subject, Payload: payload, CreatedAt: timestamp(e.CreatedAt)}
+	return eventResponse{ID: e.ID(), Seq: e.Seq, Type: e.Type, Subject: e.Subject, Payload: payload, CreatedAt: timestamp(e.CreatedAt)}
 }
 
 type eventPageResponse struct {

@@ -94,8 +94,8 @@ func (t *tx) AppendEvent(ctx context.Context, e domain.Event) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.exec(ctx, `INSERT INTO events (org_id, type, subject, payload, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		e.OrgID, e.Type, e.Subject, payload, e.CreatedAt)
+	// The event's webhook deliveries are made by the same statement.
+	_, err = t.exec(ctx, appendEventSQL, e.OrgID, e.Type, e.Subject, payload, e.CreatedAt)
 	if err != nil {
 		return fmt.Errorf("postgres: append event: %w", err)
 	}

@@ -167,13 +167,29 @@ func (s *Service) recordFailure(ctx context.Context, org domain.OrgID, req RunRe
 		Code: domain.ErrorCode(failure), Message: domain.ErrorMessage(failure),
 	}}
 	rec := s.runRecord(org, req, res, clockStart, startedAt)
-	// An insert only: no need to wait for the org's other writers.
-	err := s.store.Update(ctx, func(tx domain.Tx) error { return tx.RecordRun(ctx, rec) })
+	// Inserts only: no need to wait for the org's other writers.
+	err := s.store.Update(ctx, func(tx domain.Tx) error {
+		if err := tx.RecordRun(ctx, rec); err != nil {
+			return err
+		}
+		return tx.AppendEvent(ctx, runFailedEvent(rec, s.now()))
+	})
 	if err != nil {
 		s.log.Error("recording a failed run", "org", org, "operation", req.Name, "err", err)
 	}
 	if rec.ErrorCode == domain.CodeInternal {
 		s.log.Error("operation failed", "org", org, "operation", req.Name, "err", failure)
+	}
+}
+
+// runFailedEvent is the run.failed event of a failed run's record.
+func runFailedEvent(r domain.OperationRun, at time.Time) domain.Event {
+	return domain.Event{
+		OrgID: r.OrgID, Type: domain.EventRunFailed, Subject: string(r.ID), CreatedAt: at,
+		Payload: map[string]any{
+			"runId": string(r.ID), "kind": string(r.Kind), "name": r.Name, "sessionId": string(r.SessionID),
+			"errorCode": r.ErrorCode, "errorMessage": r.ErrorMessage,
+		},
 	}
 }
 

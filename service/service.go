@@ -13,14 +13,17 @@ import (
 	"github.com/parleyhq/parley/domain"
 )
 
-// Config wires a Service. Every field but Logger is required.
+// Config wires a Service. Every field but Webhooks and Logger is required.
 type Config struct {
 	Store       domain.Store
 	Clock       domain.Clock
 	IDs         domain.IDGenerator
 	Licenses    domain.LicenseVerifier
 	Identifiers domain.IdentifierNormalizer
-	Logger      *slog.Logger
+	// Webhooks checks webhook URLs and makes their secrets; without it,
+	// webhook endpoints cannot be created.
+	Webhooks WebhookPolicy
+	Logger   *slog.Logger
 }
 
 // Service implements Parley's operations on top of a domain.Store.
@@ -30,6 +33,7 @@ type Service struct {
 	ids         domain.IDGenerator
 	licenses    domain.LicenseVerifier
 	identifiers domain.IdentifierNormalizer
+	webhooks    WebhookPolicy
 	log         *slog.Logger
 
 	// verified caches licence tokens whose signature checked out; tokens
@@ -49,6 +53,7 @@ func New(cfg Config) *Service {
 		ids:         cfg.IDs,
 		licenses:    cfg.Licenses,
 		identifiers: cfg.Identifiers,
+		webhooks:    cfg.Webhooks,
 		log:         logger,
 	}
 }

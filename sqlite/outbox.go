@@ -88,15 +88,23 @@ func scanEvent(s scanner) (domain.Event, error) {
 	return e, decodeJSON(payload, &e.Payload)
 }
 
-// AppendEvent stores e with the next Seq of the store (e.Seq is ignored).
+// AppendEvent stores e with the next Seq of the store (e.Seq is ignored)
+// and makes its webhook deliveries (fanOut).
 func (t *tx) AppendEvent(ctx context.Context, e domain.Event) error {
 	payload, err := encodeJSON(e.Payload)
 	if err != nil {
 		return err
 	}
-	return t.insert(ctx, "append event",
-		`INSERT INTO events (org_id, type, subject, payload, created_at) VALUES (?, ?, ?, ?, ?)`,
+	res, err := t.exec(ctx, `INSERT INTO events (org_id, type, subject, payload, created_at) VALUES (?, ?, ?, ?, ?)`,
 		e.OrgID, e.Type, e.Subject, payload, micros(e.CreatedAt))
+	if err != nil {
+		return wrap("append event", err)
+	}
+	seq, err := res.LastInsertId()
+	if err != nil {
+		return wrap("append event", err)
+	}
+	return t.fanOut(ctx, seq, e, payload)
 }
 
 // ListEvents returns the org's events with Seq > after, oldest first, at

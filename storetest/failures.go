@@ -320,6 +320,16 @@ func assertRunLogged(t *testing.T, tc failureCase, before, after Snapshot) {
 	if got := after.Runs[0].ErrorCode; got != tc.code {
 		t.Fatalf("run recorded error %q, want %q", got, tc.code)
 	}
+	if domain.IsBusinessOutcome(tc.code) {
+		return // committed with its output: no run.failed
+	}
+	if len(after.Events) == 0 {
+		t.Fatal("no run.failed event for the failed run")
+	}
+	last := after.Events[len(after.Events)-1]
+	if last.Type != domain.EventRunFailed || last.Subject != string(after.Runs[0].ID) || last.Payload["errorCode"] != tc.code {
+		t.Fatalf("last event %+v, want run.failed of run %s with errorCode %s", last, after.Runs[0].ID, tc.code)
+	}
 }
 
 func setLicenseToken(w *World, org domain.OrgID, token string) {

@@ -16,6 +16,7 @@ import (
 	"github.com/parleyhq/parley/domain"
 	"github.com/parleyhq/parley/license"
 	"github.com/parleyhq/parley/service"
+	"github.com/parleyhq/parley/webhook"
 )
 
 // adminFlags are the flags of every admin command acting on the store.
@@ -57,7 +58,7 @@ func openAdmin(ctx context.Context, c *cli, a adminFlags) (*admin, error) {
 		return nil, err
 	}
 	logger := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return &admin{svc: newService(store, keys, logger), keys: keys, store: store}, nil
+	return &admin{svc: newService(store, keys, webhook.NewGuard(false, nil), logger), keys: keys, store: store}, nil
 }
 
 func (a *admin) Close() error { return a.store.Close() }

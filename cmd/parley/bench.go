@@ -20,6 +20,7 @@ import (
 	"github.com/parleyhq/parley/httpapi"
 	"github.com/parleyhq/parley/license"
 	"github.com/parleyhq/parley/service"
+	"github.com/parleyhq/parley/webhook"
 )
 
 // benchConfig is the resolved configuration of "parley bench".
@@ -138,7 +139,7 @@ func benchService(ctx context.Context, dir, database string, keys operatorKeys, 
 	if err != nil {
 		return nil, nil, err
 	}
-	return newService(store, keys, logger), store, nil
+	return newService(store, keys, webhook.NewGuard(false, nil), logger), store, nil
 }
 
 // createLicensedOrg creates an org holding an ENTERPRISE licence signed by

@@ -22,6 +22,7 @@ import (
 	"github.com/parleyhq/parley/ids"
 	"github.com/parleyhq/parley/license"
 	"github.com/parleyhq/parley/service"
+	"github.com/parleyhq/parley/webhook"
 )
 
 // shutdownTimeout bounds how long in-flight requests may finish after
@@ -39,6 +40,14 @@ type serveConfig struct {
 	licenseKeys string
 	logFormat   string
 	maxBody     int64
+	webhooks    webhookFlags
+}
+
+// webhookFlags configure webhook delivery.
+type webhookFlags struct {
+	allowPrivate bool
+	timeout      time.Duration
+	concurrency  int
 }
 
 // parseServeFlags resolves the flags and environment of "parley serve".
@@ -52,9 +61,19 @@ func parseServeFlags(c *cli, args []string) (serveConfig, error) {
 		"comma-separated operator public keys whose licences are trusted; empty: the development key in --data, created on first start")
 	logFormat := f.String("log-format", "PARLEY_LOG_FORMAT", "text", "log format: text or json")
 	maxBody := f.Int64("max-body", "PARLEY_MAX_BODY", defaultMaxBody, "largest request body in bytes; larger bodies get 413")
+	allowPrivate := f.Bool("webhooks-allow-private", "PARLEY_WEBHOOKS_ALLOW_PRIVATE", false,
+		"let webhook endpoints be private, loopback or link-local addresses (refused by default, against SSRF)")
+	timeout := f.Duration("webhooks-timeout", "PARLEY_WEBHOOKS_TIMEOUT", webhook.DefaultTimeout,
+		"timeout of one webhook request; a claimed delivery is leased for twice as long")
+	concurrency := f.Int("webhooks-concurrency", "PARLEY_WEBHOOKS_CONCURRENCY", webhook.DefaultConcurrency,
+		"webhook requests in flight at most in this process")
 	if err := f.parse(args); err != nil {
 		return cfg, err
 	}
+	if *timeout <= 0 || *concurrency <= 0 {
+		return cfg, usagef("parley serve: --webhooks-timeout and --webhooks-concurrency must be positive")
+	}
+	cfg.webhooks = webhookFlags{allowPrivate: *allowPrivate, timeout: *timeout, concurrency: *concurrency}
 	if err := f.oneOf("log-format", *logFormat, "text", "json"); err != nil {
 		return cfg, err
 	}
@@ -76,16 +95,40 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 }
 
 // newService wires the service on store with the system clock, random ids,
-// the identifier rules and a verifier trusting keys.
-func newService(store domain.Store, keys operatorKeys, logger *slog.Logger) *service.Service {
-	return service.New(service.Config{
+// the identifier rules, a verifier trusting keys and the webhook guard.
+func newService(store domain.Store, keys operatorKeys, guard *webhook.Guard, logger *slog.Logger) *service.Service {
+	cfg := service.Config{
 		Store:       store,
 		Clock:       clock.System{},
 		IDs:         ids.Random{},
 		Licenses:    license.NewVerifier(keys.keys...),
 		Identifiers: identifier.Normalizer{},
 		Logger:      logger,
+	}
+	if guard != nil {
+		cfg.Webhooks = guard
+	}
+	return service.New(cfg)
+}
+
+// startWebhooks runs the webhook delivery worker until ctx is cancelled;
+// the returned channel closes when it has finished its requests in flight.
+func startWebhooks(ctx context.Context, cfg webhookFlags, store domain.Store, svc *service.Service, guard *webhook.Guard,
+	reg prometheus.Registerer, logger *slog.Logger) <-chan struct{} {
+	worker := webhook.NewWorker(webhook.Config{
+		Store: store, Service: svc, Clock: clock.System{}, Logger: logger, Metrics: reg,
+		Sender:      webhook.NewSender(guard, cfg.timeout, cfg.concurrency),
+		Concurrency: cfg.concurrency, Lease: 2 * cfg.timeout,
 	})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = worker.Run(ctx)
+	}()
+	if cfg.allowPrivate {
+		logger.Warn("webhooks may reach private, loopback and link-local addresses (--webhooks-allow-private)")
+	}
+	return done
 }
 
 // newMetricsRegistry returns the registry /metrics serves: the API's own
@@ -118,11 +161,18 @@ func cmdServe(ctx context.Context, c *cli, args []string) error {
 	defer store.Close()
 	logger.Info("database ready, migrations applied", "store", cfg.store.describe())
 
+	guard := webhook.NewGuard(cfg.webhooks.allowPrivate, nil)
+	svc := newService(store, keys, guard, logger)
+	registry := newMetricsRegistry()
+	workerCtx, stopWorker := context.WithCancel(ctx)
+	defer stopWorker()
+	webhooksDone := startWebhooks(workerCtx, cfg.webhooks, store, svc, guard, registry, logger)
+	defer func() { stopWorker(); <-webhooksDone }() // before the store closes
 	handler := httpapi.New(httpapi.Config{
-		Service:      newService(store, keys, logger),
+		Service:      svc,
 		Store:        store,
 		Logger:       logger,
-		Metrics:      newMetricsRegistry(),
+		Metrics:      registry,
 		MaxBodyBytes: cfg.maxBody,
 		RequestIDs:   ids.Random{},
 	})

@@ -1,0 +1,273 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/parleyhq/parley/domain"
+)
+
+// Webhook endpoints, deliveries and attempts (domain.WebhookTx).
+
+const endpointColumns = `id, org_id, url, description, event_types, enabled, disabled_reason, secret,
+	previous_secret, previous_secret_until, created_at, updated_at`
+
+func scanEndpoint(row scanner) (domain.WebhookEndpoint, error) {
+	var e domain.WebhookEndpoint
+	err := row.Scan(&e.ID, &e.OrgID, &e.URL, &e.Description, &e.EventTypes, &e.Enabled, &e.DisabledReason, &e.Secret,
+		&e.PreviousSecret, &e.PreviousSecretUntil, &e.CreatedAt, &e.UpdatedAt)
+	if len(e.EventTypes) == 0 {
+		e.EventTypes = nil
+	}
+	e.PreviousSecretUntil, e.CreatedAt, e.UpdatedAt = utcOrNil(e.PreviousSecretUntil), e.CreatedAt.UTC(), e.UpdatedAt.UTC()
+	return e, err
+}
+
+// eventTypes is the text[] of the subscribed types ({} for every type).
+func eventTypes(types []string) []string {
+	if types == nil {
+		return []string{}
+	}
+	return types
+}
+
+// CreateWebhookEndpoint stores e; a duplicate id is a conflict.
+func (t *tx) CreateWebhookEndpoint(ctx context.Context, e domain.WebhookEndpoint) error {
+	_, err := t.exec(ctx, `INSERT INTO webhook_endpoints (`+endpointColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		e.ID, e.OrgID, e.URL, e.Description, eventTypes(e.EventTypes), e.Enabled, e.DisabledReason, e.Secret,
+		e.PreviousSecret, e.PreviousSecretUntil, e.CreatedAt, e.UpdatedAt)
+	if err != nil {
+		return fmt.Errorf("postgres: create webhook endpoint: %w", err)
+	}
+	return nil
+}
+
+// GetWebhookEndpoint returns the endpoint; CodeNotFound when not in org.
+func (t *tx) GetWebhookEndpoint(ctx context.Context, org domain.OrgID, id domain.WebhookEndpointID) (domain.WebhookEndpoint, error) {
+	return get(ctx, t, "webhook endpoint", id, scanEndpoint,
+		`SELECT `+endpointColumns+` FROM webhook_endpoints WHERE org_id = $1 AND id = $2`, org, id)
+}
+
+// ListWebhookEndpoints returns the org's endpoints, oldest first.
+func (t *tx) ListWebhookEndpoints(ctx context.Context, org domain.OrgID) ([]domain.WebhookEndpoint, error) {
+	return collect(ctx, t, scanEndpoint,
+		`SELECT `+endpointColumns+` FROM webhook_endpoints WHERE org_id = $1 ORDER BY created_at, id`, org)
+}
+
+// UpdateWebhookEndpoint replaces the endpoint's mutable fields;
+// CodeNotFound when it is not in org.
+func (t *tx) UpdateWebhookEndpoint(ctx context.Context, e domain.WebhookEndpoint) error {
+	return t.execOne(ctx, "webhook endpoint", e.ID,
+		`UPDATE webhook_endpoints SET url = $3, description = $4, event_types = $5, enabled = $6, disabled_reason = $7,
+		secret = $8, previous_secret = $9, previous_secret_until = $10, updated_at = $11 WHERE org_id = $1 AND id = $2`,
+		e.OrgID, e.ID, e.URL, e.Description, eventTypes(e.EventTypes), e.Enabled, e.DisabledReason, e.Secret,
+		e.PreviousSecret, e.PreviousSecretUntil, e.UpdatedAt)
+}
+
+// DeleteWebhookEndpoint deletes the endpoint and, by cascade, its
+// deliveries, attempts and health; CodeNotFound when it is not in org.
+func (t *tx) DeleteWebhookEndpoint(ctx context.Context, org domain.OrgID, id domain.WebhookEndpointID) error {
+	return t.execOne(ctx, "webhook endpoint", id, `DELETE FROM webhook_endpoints WHERE org_id = $1 AND id = $2`, org, id)
+}
+
+// appendEventSQL stores an event and, in the same statement, its webhook
+// deliveries: one per enabled endpoint of the org subscribed to the type,
+// due at the event's time. Parameters: org, type, subject, payload, time.
+const appendEventSQL = `WITH event AS (
+		INSERT INTO events (org_id, type, subject, payload, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING seq)
+	INSERT INTO webhook_deliveries (endpoint_id, event_seq, org_id, event_type, subject, payload, event_created_at,
+		state, attempts, next_attempt_at, lease, last_status, last_error)
+	SELECT w.id, event.seq, w.org_id, $2, $3, $4, $5, 'pending', 0, $5, '', 0, ''
+	FROM event JOIN webhook_endpoints w ON w.org_id = $1 AND w.enabled
+		AND (cardinality(w.event_types) = 0 OR $2 = ANY (w.event_types))`
+
+const deliveryColumns = `org_id, endpoint_id, event_seq, event_type, subject, payload, event_created_at, state,
+	attempts, next_attempt_at, lease, first_attempt_at, last_status, last_error, delivered_at`
+
+func scanDelivery(row scanner) (domain.WebhookDelivery, error) {
+	var d domain.WebhookDelivery
+	var payload []byte
+	if err := row.Scan(&d.OrgID, &d.EndpointID, &d.EventSeq, &d.EventType, &d.Subject, &payload, &d.EventCreatedAt,
+		&d.State, &d.Attempts, &d.NextAttemptAt, &d.Lease, &d.FirstAttemptAt, &d.LastStatus, &d.LastError,
+		&d.DeliveredAt); err != nil {
+		return d, err
+	}
+	d.EventCreatedAt, d.NextAttemptAt = d.EventCreatedAt.UTC(), d.NextAttemptAt.UTC()
+	d.FirstAttemptAt, d.DeliveredAt = utcOrNil(d.FirstAttemptAt), utcOrNil(d.DeliveredAt)
+	return d, decodeJSON(payload, &d.Payload)
+}
+
+// ClaimWebhookDeliveries leases up to limit due pending deliveries; rows
+// locked by another claimer are skipped (FOR UPDATE SKIP LOCKED).
+func (t *tx) ClaimWebhookDeliveries(ctx context.Context, now, until time.Time, lease string, limit int) ([]domain.WebhookDelivery, error) {
+	return collect(ctx, t, scanDelivery,
+		`UPDATE webhook_deliveries d SET next_attempt_at = $2, lease = $3
+		FROM (SELECT endpoint_id, event_seq FROM webhook_deliveries
+			WHERE state = 'pending' AND next_attempt_at <= $1
+			ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED) due
+		WHERE d.endpoint_id = due.endpoint_id AND d.event_seq = due.event_seq
+		RETURNING `+qualified("d", deliveryColumns), now, until, lease, limitOrAll(limit))
+}
+
+// FinishWebhookAttempt logs a and applies d when the lease still holds.
+func (t *tx) FinishWebhookAttempt(ctx context.Context, lease string, d domain.WebhookDelivery, a domain.WebhookAttempt) (bool, error) {
+	tag, err := t.exec(ctx,
+		`UPDATE webhook_deliveries SET state = $5, attempts = $6, next_attempt_at = $7, lease = '',
+			first_attempt_at = COALESCE(first_attempt_at, $8), last_status = $9, last_error = $10, delivered_at = $11
+		WHERE org_id = $1 AND endpoint_id = $2 AND event_seq = $3 AND lease = $4 AND state = 'pending'`,
+		d.OrgID, d.EndpointID, d.EventSeq, lease, d.State, d.Attempts, d.NextAttemptAt, a.StartedAt, d.LastStatus,
+		d.LastError, d.DeliveredAt)
+	if err != nil {
+		return false, fmt.Errorf("postgres: finish webhook attempt: %w", err)
+	}
+	_, err = t.exec(ctx, `INSERT INTO webhook_attempts (endpoint_id, org_id, event_seq, attempt, started_at, latency_us,
+			status, error, response_excerpt)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = $1 AND org_id = $2)`,
+		a.EndpointID, a.OrgID, a.EventSeq, a.Attempt, a.StartedAt, a.Latency.Microseconds(), a.Status, a.Error,
+		a.ResponseExcerpt)
+	if err != nil {
+		return false, fmt.Errorf("postgres: log webhook attempt: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// GetWebhookDelivery returns one delivery; CodeNotFound when none in org.
+func (t *tx) GetWebhookDelivery(ctx context.Context, org domain.OrgID, endpoint domain.WebhookEndpointID, seq int64) (domain.WebhookDelivery, error) {
+	return get(ctx, t, "webhook delivery", domain.EventIDOf(seq), scanDelivery,
+		`SELECT `+deliveryColumns+` FROM webhook_deliveries WHERE org_id = $1 AND endpoint_id = $2 AND event_seq = $3`,
+		org, endpoint, seq)
+}
+
+// CreateWebhookDelivery stores d; a duplicate is a conflict.
+func (t *tx) CreateWebhookDelivery(ctx context.Context, d domain.WebhookDelivery) error {
+	payload, err := encodeJSON(d.Payload)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, `INSERT INTO webhook_deliveries (`+deliveryColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		d.OrgID, d.EndpointID, d.EventSeq, d.EventType, d.Subject, payload, d.EventCreatedAt, d.State, d.Attempts,
+		d.NextAttemptAt, d.Lease, d.FirstAttemptAt, d.LastStatus, d.LastError, d.DeliveredAt)
+	if err != nil {
+		return fmt.Errorf("postgres: create webhook delivery: %w", err)
+	}
+	return nil
+}
+
+// ListWebhookDeliveries returns the endpoint's deliveries in event order.
+func (t *tx) ListWebhookDeliveries(ctx context.Context, org domain.OrgID, endpoint domain.WebhookEndpointID, f domain.DeliveryFilter) ([]domain.WebhookDelivery, error) {
+	return collect(ctx, t, scanDelivery,
+		`SELECT `+deliveryColumns+` FROM webhook_deliveries
+		WHERE org_id = $1 AND endpoint_id = $2 AND ($3 = '' OR state = $3) AND event_seq > $4
+		ORDER BY event_seq LIMIT $5`, org, endpoint, string(f.State), f.AfterSeq, limitOrAll(f.Limit))
+}
+
+// RescheduleWebhookDeliveries makes deliveries pending again, due at now.
+func (t *tx) RescheduleWebhookDeliveries(ctx context.Context, org domain.OrgID, endpoint domain.WebhookEndpointID, seq int64, since, now time.Time) (int, error) {
+	const reset = `UPDATE webhook_deliveries SET state = 'pending', attempts = 0, next_attempt_at = $3, lease = '',
+		delivered_at = NULL WHERE org_id = $1 AND endpoint_id = $2 AND `
+	var n int64
+	var err error
+	if seq > 0 {
+		n, err = t.execCount(ctx, reset+`event_seq = $4 AND NOT (state = 'pending' AND lease <> '')`,
+			org, endpoint, now, seq)
+	} else {
+		n, err = t.execCount(ctx, reset+`state = 'failed' AND event_created_at >= $4`, org, endpoint, now, since)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("postgres: reschedule webhook deliveries: %w", err)
+	}
+	return int(n), nil
+}
+
+// FailPendingWebhookDeliveries fails the endpoint's pending deliveries.
+func (t *tx) FailPendingWebhookDeliveries(ctx context.Context, org domain.OrgID, endpoint domain.WebhookEndpointID, reason string) (int, error) {
+	n, err := t.execCount(ctx, `UPDATE webhook_deliveries SET state = 'failed', lease = '', last_error = $3
+		WHERE org_id = $1 AND endpoint_id = $2 AND state = 'pending'`, org, endpoint, reason)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: fail webhook deliveries: %w", err)
+	}
+	return int(n), nil
+}
+
+// execCount runs a write and returns how many rows it touched.
+func (t *tx) execCount(ctx context.Context, sql string, args ...any) (int64, error) {
+	tag, err := t.exec(ctx, sql, args...)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+const attemptColumns = `seq, org_id, endpoint_id, event_seq, attempt, started_at, latency_us, status, error,
+	response_excerpt`
+
+func scanAttempt(row scanner) (domain.WebhookAttempt, error) {
+	var a domain.WebhookAttempt
+	var latency int64
+	err := row.Scan(&a.Seq, &a.OrgID, &a.EndpointID, &a.EventSeq, &a.Attempt, &a.StartedAt, &latency, &a.Status,
+		&a.Error, &a.ResponseExcerpt)
+	a.StartedAt, a.Latency = a.StartedAt.UTC(), time.Duration(latency)*time.Microsecond
+	return a, err
+}
+
+// ListWebhookAttempts returns the endpoint's attempts, newest first.
+func (t *tx) ListWebhookAttempts(ctx context.Context, org domain.OrgID, endpoint domain.WebhookEndpointID, f domain.AttemptFilter) ([]domain.WebhookAttempt, error) {
+	return collect(ctx, t, scanAttempt,
+		`SELECT `+attemptColumns+` FROM webhook_attempts
+		WHERE org_id = $1 AND endpoint_id = $2 AND ($3 = 0 OR event_seq = $3) AND ($4 = 0 OR seq < $4)
+		ORDER BY seq DESC LIMIT $5`, org, endpoint, f.EventSeq, f.BeforeSeq, limitOrAll(f.Limit))
+}
+
+// MarkWebhookEndpointFailing records the start of a failure streak.
+func (t *tx) MarkWebhookEndpointFailing(ctx context.Context, org domain.OrgID, endpoint domain.WebhookEndpointID, at time.Time) (time.Time, error) {
+	_, err := t.exec(ctx, `INSERT INTO webhook_endpoint_health (endpoint_id, failing_since)
+		SELECT $1, $3 WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = $1 AND org_id = $2)
+		ON CONFLICT (endpoint_id) DO NOTHING`, endpoint, org, at)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("postgres: mark webhook endpoint failing: %w", err)
+	}
+	since, err := get(ctx, t, "webhook endpoint", endpoint, func(row scanner) (time.Time, error) {
+		var since time.Time
+		return since, row.Scan(&since)
+	}, `SELECT h.failing_since FROM webhook_endpoint_health h JOIN webhook_endpoints w ON w.id = h.endpoint_id
+		WHERE h.endpoint_id = $1 AND w.org_id = $2`, endpoint, org)
+	return since.UTC(), err
+}
+
+// MarkWebhookEndpointHealthy ends a failure streak.
+func (t *tx) MarkWebhookEndpointHealthy(ctx context.Context, org domain.OrgID, endpoint domain.WebhookEndpointID) error {
+	_, err := t.exec(ctx, `DELETE FROM webhook_endpoint_health h USING webhook_endpoints w
+		WHERE h.endpoint_id = $1 AND w.id = h.endpoint_id AND w.org_id = $2`, endpoint, org)
+	if err != nil {
+		return fmt.Errorf("postgres: mark webhook endpoint healthy: %w", err)
+	}
+	return nil
+}
+
+// WebhookQueue counts the pending deliveries of every org.
+func (t *tx) WebhookQueue(ctx context.Context, now time.Time) (domain.WebhookQueueStats, error) {
+	var q domain.WebhookQueueStats
+	var next *time.Time
+	_, err := get(ctx, t, "webhook queue", "", func(row scanner) (bool, error) {
+		return true, row.Scan(&q.Pending, &q.Due, &next)
+	}, `SELECT COUNT(*), COUNT(*) FILTER (WHERE next_attempt_at <= $1),
+		(SELECT next_attempt_at FROM webhook_deliveries WHERE state = 'pending' ORDER BY next_attempt_at LIMIT 1)
+		FROM webhook_deliveries WHERE state = 'pending'`, now)
+	if next != nil {
+		q.NextDue = next.UTC()
+	}
+	return q, err
+}
+
+// qualified prefixes each column of a comma-separated list with alias.
+func qualified(alias, columns string) string {
+	names := strings.Split(columns, ",")
+	for i, name := range names {
+		names[i] = alias + "." + strings.TrimSpace(name)
+	}
+	return strings.Join(names, ", ")
+}
