@@ -19,11 +19,12 @@ func (s *server) createApp(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
+	answer := answerWith(r, http.StatusCreated, toApp)
 	app, err := s.svc.CreateApp(r.Context(), orgOf(r), req.Name)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, toApp(app))
+	return answer(w, app)
 }
 
 func (s *server) listApps(w http.ResponseWriter, r *http.Request) error {
@@ -53,11 +54,12 @@ func (s *server) createVersion(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
+	answer := answerWith(r, http.StatusCreated, toVersion)
 	v, err := s.svc.CreateVersion(r.Context(), orgOf(r), appID(r), req.Definition)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, toVersion(v))
+	return answer(w, v)
 }
 
 func (s *server) listVersions(w http.ResponseWriter, r *http.Request) error {
@@ -86,11 +88,12 @@ func (s *server) publish(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
+	answer := answerWith(r, http.StatusCreated, toDeployment)
 	d, err := s.svc.Publish(r.Context(), orgOf(r), appID(r), domain.VersionID(req.VersionID), domain.Environment(req.Environment))
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, toDeployment(d))
+	return answer(w, d)
 }
 
 func (s *server) listDeployments(w http.ResponseWriter, r *http.Request) error {
@@ -126,6 +129,7 @@ func (s *server) createResource(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
+	answer := answerWith(r, http.StatusCreated, toResource)
 	res, err := s.svc.CreateResource(r.Context(), orgOf(r), service.ResourceInput{
 		Kind: domain.ResourceKind(req.Kind), Name: req.Name, Address: req.Address,
 		DeploymentID: domain.DeploymentID(req.DeploymentID), AppID: domain.AppID(req.AppID),
@@ -134,7 +138,7 @@ func (s *server) createResource(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, toResource(res))
+	return answer(w, res)
 }
 
 func (s *server) listResources(w http.ResponseWriter, r *http.Request) error {

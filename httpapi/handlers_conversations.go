@@ -58,13 +58,14 @@ func (s *server) startConversation(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	answer := answerWith(r, http.StatusCreated, toStarted)
 	st, err := s.svc.StartConversation(r.Context(), orgOf(r), service.StartInput{
 		DeploymentID: domain.DeploymentID(req.DeploymentID), Party: party,
 	})
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, toStarted(st))
+	return answer(w, st)
 }
 
 type startPreviewRequest struct {
@@ -81,13 +82,14 @@ func (s *server) startPreview(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	answer := answerWith(r, http.StatusCreated, toStarted)
 	st, err := s.svc.StartPreview(r.Context(), orgOf(r), service.PreviewInput{
 		VersionID: domain.VersionID(req.VersionID), Party: party,
 	})
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, toStarted(st))
+	return answer(w, st)
 }
 
 // listConversations answers one page, newest first, with an opaque cursor
@@ -203,15 +205,21 @@ func (s *server) addMessage(w http.ResponseWriter, r *http.Request) error {
 	if req.Direction == "" {
 		req.Direction = string(domain.Inbound)
 	}
+	answer := answerWithStatus(r, receivedStatus, toReceived)
 	rec, err := s.svc.AddMessage(r.Context(), orgOf(r), conversationID(r), domain.Direction(req.Direction), req.Text, req.ClientID)
 	if err != nil {
 		return err
 	}
-	status := http.StatusCreated
+	return answer(w, rec)
+}
+
+// receivedStatus is 201 for a new message, 200 for a duplicate (its
+// clientId was received before).
+func receivedStatus(rec service.Received) int {
 	if rec.Duplicate {
-		status = http.StatusOK
+		return http.StatusOK
 	}
-	return writeJSON(w, status, toReceived(rec))
+	return http.StatusCreated
 }
 
 // listMessages answers the messages after the cursor: a sequence number,

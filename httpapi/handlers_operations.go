@@ -16,25 +16,35 @@ type runRequest struct {
 }
 
 func (s *server) runDataOperation(w http.ResponseWriter, r *http.Request) error {
+	answer := answerWith(r, http.StatusOK, toOperationResult)
 	res, err := s.runOperation(r, domain.KindDataOperation)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, operationResultResponse{
-		Operation: res.Name, Variable: optString(res.Variable), Value: res.Value,
-		Error: toOutcome(res.Error), RunID: string(res.RunID),
-	})
+	return answer(w, res)
 }
 
 func (s *server) runAction(w http.ResponseWriter, r *http.Request) error {
+	answer := answerWith(r, http.StatusOK, toActionResult)
 	res, err := s.runOperation(r, domain.KindAction)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, actionResultResponse{
+	return answer(w, res)
+}
+
+func toOperationResult(res service.RunResult) operationResultResponse {
+	return operationResultResponse{
+		Operation: res.Name, Variable: optString(res.Variable), Value: res.Value,
+		Error: toOutcome(res.Error), RunID: string(res.RunID),
+	}
+}
+
+func toActionResult(res service.RunResult) actionResultResponse {
+	return actionResultResponse{
 		Action: res.Name, Variable: optString(res.Variable), Value: res.Value,
 		Error: toOutcome(res.Error), RunID: string(res.RunID),
-	})
+	}
 }
 
 // runOperation runs the named operation and counts its outcome. A business

@@ -11,11 +11,12 @@ import (
 
 	"github.com/parleyhq/parley/client"
 	"github.com/parleyhq/parley/domain"
+	"github.com/parleyhq/parley/storetest"
 )
 
 // completeFailingStore is a real store whose write transactions cannot
-// store an idempotent response: it stands for a database that fails right
-// after a handler's change committed.
+// store an idempotent response: it stands for a database that fails after
+// a request's change was written and before its response was.
 type completeFailingStore struct{ domain.Store }
 
 func (s completeFailingStore) Update(ctx context.Context, fn func(domain.Tx) error) error {
@@ -32,25 +33,112 @@ func (completeFailingTx) CompleteIdempotency(context.Context, domain.OrgID, stri
 	return errors.New("disk I/O error")
 }
 
-// TestIdempotencyStoreFailureKeepsKey checks that a response that cannot
-// be stored after the request's change committed leaves the key in
-// progress: a retry must not run the request a second time.
-func TestIdempotencyStoreFailureKeepsKey(t *testing.T) {
-	env := newEnvOn(t, func(s domain.Store) domain.Store { return completeFailingStore{s} })
-	_, c := env.newOrg("Acme", "")
-	key := apiKeyOf(t, c)
+// idempotentRequest is a valid request to an idempotent route, built from
+// the objects of newPublishedWorld.
+type idempotentRequest struct {
+	pattern string
+	path    func(w publishedWorld) string
+	body    func(w publishedWorld) string
+}
 
-	first := env.postJSON("/v1/apps", key, `{"name": "bot"}`, "Idempotency-Key", "create-once")
-	if first.status != http.StatusCreated {
-		t.Fatalf("first = %d %s, want 201", first.status, first.body)
+// idempotentRequests has a request for every idempotent route; the test
+// below fails when a route is missing.
+var idempotentRequests = []idempotentRequest{
+	{"/v1/apps", func(publishedWorld) string { return "/v1/apps" }, func(publishedWorld) string { return `{"name":"bot 2"}` }},
+	{"/v1/apps/{appId}/versions", func(w publishedWorld) string { return "/v1/apps/" + w.app.ID + "/versions" },
+		func(publishedWorld) string { return `{"definition":{}}` }},
+	{"/v1/apps/{appId}/deployments", func(w publishedWorld) string { return "/v1/apps/" + w.app.ID + "/deployments" },
+		func(w publishedWorld) string { return `{"versionId":"` + w.version.ID + `","environment":"qa"}` }},
+	{"/v1/channel-resources", func(publishedWorld) string { return "/v1/channel-resources" },
+		func(publishedWorld) string { return `{"kind":"webchat","name":"w2","address":"w2"}` }},
+	{"/v1/conversations", func(publishedWorld) string { return "/v1/conversations" },
+		func(w publishedWorld) string {
+			return `{"deploymentId":"` + w.dep.ID + `","resourceId":"` + w.res.ID + `","customerDestination":"d2","customerIdentifier":"ext:2"}`
+		}},
+	{"/v1/previews", func(publishedWorld) string { return "/v1/previews" },
+		func(w publishedWorld) string {
+			return `{"versionId":"` + w.version.ID + `","resourceId":"` + w.res.ID + `","customerDestination":"d3"}`
+		}},
+	{"/v1/conversations/{conversationId}/messages", func(w publishedWorld) string { return "/v1/conversations/" + w.conv.ID + "/messages" },
+		func(publishedWorld) string { return `{"direction":"inbound","text":"hi"}` }},
+	{"/v1/data-operations/{name}", func(publishedWorld) string { return "/v1/data-operations/update_customer_identifier" },
+		func(w publishedWorld) string {
+			return `{"inputs":{"conversationId":"` + w.conv.ID + `","customerIdentifier":"ext:9"},"sessionId":"` + w.conv.SessionID + `"}`
+		}},
+	{"/v1/actions/{name}", func(publishedWorld) string { return "/v1/actions/update_customer_identifier" },
+		func(w publishedWorld) string {
+			return `{"inputs":{"customerIdentifier":"ext:8"},"sessionId":"` + w.conv.SessionID + `"}`
+		}},
+}
+
+// publishedWorld is what idempotent requests act on.
+type publishedWorld struct {
+	app     *client.App
+	version *client.Version
+	dep     *client.Deployment
+	res     *client.ChannelResource
+	conv    *client.Conversation
+}
+
+// TestIdempotentResponseStoredWithTheChange checks, on every idempotent
+// route, that the response is stored in the transaction of the change: when
+// it cannot be stored, the change is rolled back too (500, nothing
+// changed, the key released), so no change is ever committed without the
+// response a retry must replay.
+func TestIdempotentResponseStoredWithTheChange(t *testing.T) {
+	covered := map[string]bool{}
+	for _, req := range idempotentRequests {
+		covered[req.pattern] = true
 	}
-	retry := env.postJSON("/v1/apps", key, `{"name": "bot"}`, "Idempotency-Key", "create-once")
-	decodeProblem(t, retry, http.StatusConflict, domain.CodeConflict)
-	if apps, err := c.ListApps(t.Context()); err != nil || len(apps) != 1 {
-		t.Fatalf("apps = %+v (%v), want exactly one", apps, err)
+	for _, rt := range newServer(Config{}).routes() {
+		if rt.idempotent && !covered[rt.pattern] {
+			t.Errorf("idempotent route %s %s has no case in idempotentRequests", rt.method, rt.pattern)
+		}
 	}
-	if !strings.Contains(env.logs.String(), "disk I/O error") {
-		t.Errorf("the failure to store the response was not logged:\n%s", env.logs.String())
+	for _, req := range idempotentRequests {
+		t.Run(req.pattern, func(t *testing.T) {
+			env := newEnvOn(t, func(s domain.Store) domain.Store { return completeFailingStore{s} })
+			org, c := env.newOrg("Acme", domain.PlanEnterprise)
+			key := apiKeyOf(t, c)
+			_, version, dep := publishApp(t, c, client.EnvProduction)
+			w := publishedWorld{version: version, dep: dep}
+			var err error
+			if w.app, err = c.GetApp(t.Context(), dep.AppID); err != nil {
+				t.Fatal(err)
+			}
+			if w.res, err = c.CreateChannelResource(t.Context(), client.CreateChannelResourceRequest{Kind: client.KindWebChat, Name: "w", Address: "w"}); err != nil {
+				t.Fatal(err)
+			}
+			st, err := c.StartConversation(t.Context(), client.StartConversationRequest{DeploymentID: dep.ID, ResourceID: w.res.ID, CustomerDestination: "d1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.conv = &st.Conversation
+
+			before := storetest.TakeSnapshot(t, env.store, org.ID)
+			r := env.postJSON(req.path(w), key, req.body(w), "Idempotency-Key", "k1")
+			decodeProblem(t, r, http.StatusInternalServerError, domain.CodeInternal)
+			storetest.AssertUnchanged(t, before, storetest.TakeSnapshot(t, env.store, org.ID))
+			err = env.store.View(t.Context(), func(tx domain.Tx) error {
+				rec, found, err := tx.GetIdempotency(t.Context(), org.ID, "k1")
+				if found {
+					t.Errorf("key left behind: %+v", rec)
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(env.logs.String(), "disk I/O error") {
+				t.Errorf("the failure to store the response was not logged:\n%s", env.logs.String())
+			}
+
+			// The same request without a key is not affected by the failing
+			// store: the case is a valid request.
+			if r := env.postJSON(req.path(w), key, req.body(w)); r.status >= 300 {
+				t.Fatalf("the request without a key = %d %s, want a success", r.status, r.body)
+			}
+		})
 	}
 }
 

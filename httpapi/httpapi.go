@@ -38,6 +38,11 @@ type Config struct {
 	// RequestIDs makes the id of a request that brings no acceptable
 	// X-Request-Id; nil means random ids (ids.Random).
 	RequestIDs domain.IDGenerator
+	// HoldAnswer, a test hook, is called for each successful request with
+	// an Idempotency-Key after its change committed and before its answer
+	// is written, so that a test can kill the process at that instant.
+	// Nil in production (cmd/parley sets it only from a test-only variable).
+	HoldAnswer func(r *http.Request)
 }
 
 // server holds the dependencies of the handlers.
@@ -48,6 +53,7 @@ type server struct {
 	maxBody int64
 	metrics *metrics
 	reqIDs  domain.IDGenerator
+	hold    func(r *http.Request)
 }
 
 // New returns the HTTP handler of the whole API.
@@ -80,6 +86,7 @@ func newServer(cfg Config) *server {
 		maxBody: maxBody,
 		metrics: newMetrics(cfg.Metrics),
 		reqIDs:  reqIDs,
+		hold:    cfg.HoldAnswer,
 	}
 }
 

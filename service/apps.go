@@ -18,7 +18,12 @@ func (s *Service) CreateApp(ctx context.Context, org domain.OrgID, name string) 
 		return domain.App{}, err
 	}
 	app := domain.App{ID: domain.AppID(s.ids.NewID("app")), OrgID: org, Name: name, CreatedAt: s.now()}
-	return app, s.update(ctx, org, func(tx domain.Tx) error { return tx.CreateApp(ctx, app) })
+	return app, s.update(ctx, org, func(tx domain.Tx) error {
+		if err := tx.CreateApp(ctx, app); err != nil {
+			return err
+		}
+		return s.answer(ctx, tx, app)
+	})
 }
 
 // GetApp returns an app. Errors: not_found.
@@ -60,7 +65,10 @@ func (s *Service) CreateVersion(ctx context.Context, org domain.OrgID, app domai
 			ID: domain.VersionID(s.ids.NewID("ver")), OrgID: org, AppID: app,
 			Number: latest + 1, Definition: def, CreatedAt: s.now(),
 		}
-		return tx.CreateVersion(ctx, v)
+		if err := tx.CreateVersion(ctx, v); err != nil {
+			return err
+		}
+		return s.answer(ctx, tx, v)
 	})
 	return v, err
 }
@@ -147,10 +155,14 @@ func (s *Service) Publish(ctx context.Context, org domain.OrgID, app domain.AppI
 		if err := tx.CreateDeployment(ctx, d); err != nil {
 			return err
 		}
-		return tx.AppendEvent(ctx, domain.Event{
+		err = tx.AppendEvent(ctx, domain.Event{
 			OrgID: org, Type: domain.EventDeploymentPublished, Subject: string(d.ID), CreatedAt: now,
 			Payload: map[string]any{"appId": string(app), "versionId": string(version), "environment": string(env), "replaced": string(prev.ID)},
 		})
+		if err != nil {
+			return err
+		}
+		return s.answer(ctx, tx, d)
 	})
 	return d, err
 }

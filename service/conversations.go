@@ -66,8 +66,10 @@ func (s *Service) StartConversation(ctx context.Context, org domain.OrgID, in St
 		return Started{}, err
 	}
 	err = s.update(ctx, org, func(tx domain.Tx) error {
-		st, err = s.startOnDeployment(ctx, tx, org, in.DeploymentID, req)
-		return err
+		if st, err = s.startOnDeployment(ctx, tx, org, in.DeploymentID, req); err != nil {
+			return err
+		}
+		return s.answer(ctx, tx, st)
 	})
 	return st, err
 }
@@ -89,8 +91,10 @@ func (s *Service) StartPreview(ctx context.Context, org domain.OrgID, in Preview
 			return err
 		}
 		req.preview = &v
-		st, err = s.startConversation(ctx, tx, org, req)
-		return err
+		if st, err = s.startConversation(ctx, tx, org, req); err != nil {
+			return err
+		}
+		return s.answer(ctx, tx, st)
 	})
 	return st, err
 }

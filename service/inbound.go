@@ -181,10 +181,12 @@ func (s *Service) ReceiveInConversation(ctx context.Context, org domain.OrgID, i
 			return domain.Errorf(domain.CodeConflict, "clientId %q already names a message of conversation %s", clientID, dup.Conversation.ID)
 		case found:
 			rec = dup
-			return nil
+			return s.answer(ctx, tx, rec)
 		}
-		rec, err = s.receiveIn(ctx, tx, conv, text, clientID)
-		return err
+		if rec, err = s.receiveIn(ctx, tx, conv, text, clientID); err != nil {
+			return err
+		}
+		return s.answer(ctx, tx, rec)
 	})
 	return rec, err
 }

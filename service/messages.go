@@ -39,8 +39,11 @@ func (s *Service) operatorMessage(ctx context.Context, org domain.OrgID, id doma
 			return err
 		}
 		m, err := s.appendMessage(ctx, tx, c, domain.AuthorOperator, text, "")
+		if err != nil {
+			return err
+		}
 		rec = Received{Conversation: c, Message: m}
-		return err
+		return s.answer(ctx, tx, rec)
 	})
 	return rec, err
 }

@@ -37,7 +37,10 @@ func (s *Service) CreateResource(ctx context.Context, org domain.OrgID, in Resou
 		if err := checkBinding(ctx, tx, r); err != nil {
 			return err
 		}
-		return tx.CreateResource(ctx, r)
+		if err := tx.CreateResource(ctx, r); err != nil {
+			return err
+		}
+		return s.answer(ctx, tx, r)
 	})
 }
 

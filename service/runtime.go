@@ -92,7 +92,10 @@ func (s *Service) run(ctx context.Context, org domain.OrgID, req RunRequest, clo
 				return err
 			}
 		}
-		return tx.RecordRun(ctx, s.runRecord(org, req, res, clockStart, startedAt))
+		if err := tx.RecordRun(ctx, s.runRecord(org, req, res, clockStart, startedAt)); err != nil {
+			return err
+		}
+		return s.answer(ctx, tx, res)
 	})
 	if err != nil {
 		return RunResult{}, err

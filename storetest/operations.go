@@ -151,33 +151,84 @@ func opsPublish(t *testing.T, store domain.Store) {
 
 // opsIdempotency: a completed request is replayed; a key still in progress
 // answers conflict until its lease runs out (its server died), then a
-// retry takes it over; a key is forgotten after a day.
+// retry takes it over; a key is forgotten after a day. The response is
+// stored by the write itself, in its transaction; a request whose key was
+// taken over is not applied; releasing a key leaves a stored response and
+// another request's claim alone.
 func opsIdempotency(t *testing.T, store domain.Store) {
 	w := NewWorld(t, store)
 	ctx := context.Background()
-	begin := func(key, hash string) (*service.Replay, error) {
+	begin := func(key, hash string) (*service.Replay, *service.IdempotencyClaim, error) {
 		return w.Service.BeginIdempotent(ctx, w.Org, key, hash)
 	}
-	if replay, err := begin("crashed", "h1"); replay != nil || err != nil {
-		t.Fatalf("first use: %v %v", replay, err)
+	respond := func(result any) (int, []byte, error) {
+		return 201, []byte(`{"id":"` + string(result.(domain.App).ID) + `"}`), nil
 	}
-	if _, err := begin("crashed", "h1"); domain.ErrorCode(err) != domain.CodeConflict {
+	if replay, claim, err := begin("crashed", "h1"); replay != nil || claim == nil || err != nil {
+		t.Fatalf("first use: %v %v %v", replay, claim, err)
+	}
+	if _, _, err := begin("crashed", "h1"); domain.ErrorCode(err) != domain.CodeConflict {
 		t.Fatalf("while in progress: %v, want conflict", err)
 	}
 	w.Clock.Advance(3 * time.Minute)
-	if replay, err := begin("crashed", "h1"); replay != nil || err != nil {
-		t.Fatalf("after the lease: %v %v, want the key taken over", replay, err)
+	_, claim, err := begin("crashed", "h1")
+	if claim == nil || err != nil {
+		t.Fatalf("after the lease: %v %v, want the key taken over", claim, err)
 	}
-	must(t, w.Service.FinishIdempotent(ctx, w.Org, "crashed", 201, []byte(`{"ok":true}`)))
-	replay, err := begin("crashed", "h1")
-	if err != nil || replay == nil || replay.Status != 201 || string(replay.Body) != `{"ok":true}` {
+	claim.SetResponder(respond)
+	app, err := w.Service.CreateApp(service.WithIdempotency(ctx, claim), w.Org, "bot")
+	must(t, err)
+	want := `{"id":"` + string(app.ID) + `"}`
+	if stored := claim.Stored(); stored == nil || stored.Status != 201 || string(stored.Body) != want {
+		t.Fatalf("claim stored %+v, want 201 %s", stored, want)
+	}
+	replay, _, err := begin("crashed", "h1")
+	if err != nil || replay == nil || replay.Status != 201 || string(replay.Body) != want {
 		t.Fatalf("after completion: %+v %v, want the stored response", replay, err)
 	}
-	if _, err := begin("crashed", "h2"); domain.ErrorCode(err) != domain.CodeConflict {
+	must(t, w.Service.ReleaseIdempotent(ctx, claim))
+	if replay, _, err := begin("crashed", "h1"); err != nil || replay == nil {
+		t.Fatalf("release after completion forgot the response: %+v %v", replay, err)
+	}
+	if _, _, err := begin("crashed", "h2"); domain.ErrorCode(err) != domain.CodeConflict {
 		t.Fatalf("same key, other request: %v, want conflict", err)
 	}
 	w.Clock.Advance(25 * time.Hour)
-	if replay, err := begin("crashed", "h2"); replay != nil || err != nil {
+	if replay, claim, err := begin("crashed", "h2"); replay != nil || claim == nil || err != nil {
 		t.Fatalf("a day later: %v %v, want the key forgotten", replay, err)
+	}
+
+	// A slow request whose key was taken over after the lease is not
+	// applied: the retry that took over is the one that runs.
+	_, slow, err := begin("slow", "h3")
+	must(t, err)
+	w.Clock.Advance(3 * time.Minute)
+	_, retry, err := begin("slow", "h3")
+	must(t, err)
+	before := TakeSnapshot(t, w.Store, w.Org)
+	slow.SetResponder(respond)
+	_, err = w.Service.CreateApp(service.WithIdempotency(ctx, slow), w.Org, "slow")
+	if domain.ErrorCode(err) != domain.CodeConflict || slow.Stored() != nil {
+		t.Fatalf("write of a request whose key was taken over: %v, want conflict", err)
+	}
+	AssertUnchanged(t, before, TakeSnapshot(t, w.Store, w.Org))
+	must(t, w.Service.ReleaseIdempotent(ctx, slow)) // the retry's claim stays
+	retry.SetResponder(respond)
+	_, err = w.Service.CreateApp(service.WithIdempotency(ctx, retry), w.Org, "slow")
+	must(t, err)
+	if retry.Stored() == nil {
+		t.Fatal("the retry that took the key over stored no response")
+	}
+
+	// A failed request releases its key: a retry runs.
+	_, failed, err := begin("failed", "h4")
+	must(t, err)
+	failed.SetResponder(respond)
+	if _, err := w.Service.CreateApp(service.WithIdempotency(ctx, failed), w.Org, ""); domain.ErrorCode(err) != domain.CodeInvalidArgument {
+		t.Fatalf("create with an empty name: %v", err)
+	}
+	must(t, w.Service.ReleaseIdempotent(ctx, failed))
+	if replay, claim, err := begin("failed", "h4"); replay != nil || claim == nil || err != nil {
+		t.Fatalf("after a failure: %v %v %v, want the key free", replay, claim, err)
 	}
 }

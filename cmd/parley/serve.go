@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -175,6 +176,7 @@ func cmdServe(ctx context.Context, c *cli, args []string) error {
 		Metrics:      registry,
 		MaxBodyBytes: cfg.maxBody,
 		RequestIDs:   ids.Random{},
+		HoldAnswer:   holdAnswers(c.getenv(holdAnswersEnv)),
 	})
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -197,6 +199,33 @@ func cmdServe(ctx context.Context, c *cli, args []string) error {
 	}
 	logger.Info("listening on http://"+addr, "addr", addr)
 	return serveUntilDone(ctx, srv, ln, logger, shutdownTimeout)
+}
+
+// holdAnswersEnv names a test-only variable. Set to a file path, it makes
+// every successful request with an Idempotency-Key append "METHOD PATH" to
+// that file once its change is committed, and then never answer: a test
+// kills the server at that instant to check that a retry replays the
+// answer instead of running the request again (e2e
+// TestIdempotentRetryAfterCrash). Never set it in production.
+const holdAnswersEnv = "PARLEY_TEST_HOLD_ANSWERS"
+
+// holdAnswers returns the httpapi.Config.HoldAnswer hook of
+// holdAnswersEnv, or nil when path is empty.
+func holdAnswers(path string) func(*http.Request) {
+	if path == "" {
+		return nil
+	}
+	var mu sync.Mutex
+	return func(r *http.Request) {
+		mu.Lock()
+		f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+		if err == nil {
+			fmt.Fprintln(f, r.Method, r.URL.Path)
+			f.Close()
+		}
+		mu.Unlock()
+		<-r.Context().Done() // no answer while the client waits
+	}
 }
 
 // serveUntilDone serves on ln until ctx is cancelled (by SIGINT or SIGTERM),

@@ -117,16 +117,8 @@ func newCluster(t *testing.T, bin, databaseURL string) *cluster {
 		c.apis = append(c.apis, api)
 	}
 
-	api := c.apis[0]
-	app, err := api.CreateApp(ctx, client.CreateAppRequest{Name: "Support bot"})
-	must(t, err)
-	version, err := api.CreateVersion(ctx, app.ID, client.CreateVersionRequest{})
-	must(t, err)
-	dep, err := api.Publish(ctx, app.ID, client.PublishRequest{VersionID: version.ID, Environment: client.EnvProduction})
-	must(t, err)
-	res, err := api.CreateChannelResource(ctx, client.CreateChannelResourceRequest{Kind: client.KindWebChat, Name: "Website", Address: "site-widget"})
-	must(t, err)
-	c.deployment, c.resource = dep.ID, res.ID
+	bot := proc.PublishBot(t, c.apis[0])
+	c.deployment, c.resource = bot.Deployment.ID, bot.Resource.ID
 	return c
 }
 

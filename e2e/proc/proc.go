@@ -143,10 +143,17 @@ type Server struct {
 // log tail is logged if the test failed.
 func Start(t testing.TB, bin string, args ...string) *Server {
 	t.Helper()
+	return StartEnv(t, bin, nil, args...)
+}
+
+// StartEnv is Start with env (NAME=value entries) added to CleanEnv, for
+// the test-only variables of "parley serve".
+func StartEnv(t testing.TB, bin string, env []string, args ...string) *Server {
+	t.Helper()
 	addrFile := filepath.Join(t.TempDir(), "addr")
 	s := &Server{logs: &syncBuffer{}, done: make(chan struct{})}
 	s.cmd = exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--addr-file", addrFile}, args...)...)
-	s.cmd.Env = CleanEnv()
+	s.cmd.Env = append(CleanEnv(), env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -231,6 +238,21 @@ func (s *Server) Stop(t testing.TB) {
 	}
 }
 
+// Kill stops the process with SIGKILL, as a crash or kill -9 would: no
+// handler, deferred call or shutdown code runs. It waits until the process
+// has exited.
+func (s *Server) Kill(t testing.TB) {
+	t.Helper()
+	if err := s.cmd.Process.Kill(); err != nil {
+		t.Fatalf("SIGKILL to parley serve at %s: %v", s.url, err)
+	}
+	select {
+	case <-s.done:
+	case <-time.After(ShutdownTimeout):
+		t.Fatalf("parley serve at %s still running %s after SIGKILL", s.url, ShutdownTimeout)
+	}
+}
+
 // syncBuffer is a bytes.Buffer safe for the concurrent writes of a child
 // process's stdout and stderr.
 type syncBuffer struct {
@@ -248,4 +270,34 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// Bot is what conversations need, made through the API: an app with one
+// version published to production, and a web chat channel resource.
+type Bot struct {
+	App        *client.App
+	Version    *client.Version
+	Deployment *client.Deployment
+	Resource   *client.ChannelResource
+}
+
+// PublishBot creates a Bot in api's org, failing the test on any error.
+func PublishBot(t testing.TB, api *client.Client) Bot {
+	t.Helper()
+	ctx := context.Background()
+	var b Bot
+	var err error
+	if b.App, err = api.CreateApp(ctx, client.CreateAppRequest{Name: "Support bot"}); err != nil {
+		t.Fatal(err)
+	}
+	if b.Version, err = api.CreateVersion(ctx, b.App.ID, client.CreateVersionRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if b.Deployment, err = api.Publish(ctx, b.App.ID, client.PublishRequest{VersionID: b.Version.ID, Environment: client.EnvProduction}); err != nil {
+		t.Fatal(err)
+	}
+	if b.Resource, err = api.CreateChannelResource(ctx, client.CreateChannelResourceRequest{Kind: client.KindWebChat, Name: "Website", Address: "site-widget"}); err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
