@@ -23,10 +23,12 @@ import (
 // the request again.
 //
 // To make a new route idempotent: mark it idempotent in the transport's
-// route table, register the responder before calling the service (httpapi
-// answerWith), and end the service method's final write transaction with
-// "return s.answer(ctx, tx, result)", result being exactly the value the
-// method returns and the responder renders.
+// route table (and give it a case in httpapi's idempotentRequests test
+// table), register the responder before calling the service (httpapi
+// answerWith, or answerWithStatus when the status depends on the result),
+// and end the service method's final write transaction, on every path
+// that succeeds, with "return s.answer(ctx, tx, result)", result being
+// exactly the value the method returns and the responder renders.
 //
 // Only successes are stored. An error means nothing changed, so the key is
 // released (ReleaseIdempotent) and a retry, corrected or not, runs again.
