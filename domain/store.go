@@ -140,6 +140,7 @@ type Tx interface {
 	TurnTx
 	ChannelTx
 	WebhookTx
+	ConsoleTx
 }
 
 // ConversationFilter selects conversations for ListConversations. Zero

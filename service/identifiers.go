@@ -26,6 +26,15 @@ func (s *Service) updateIdentifier(ctx context.Context, tx domain.Tx, org domain
 	if err != nil {
 		return false, nil, err
 	}
+	return s.changeIdentifier(ctx, tx, customer, ident, conv.ID)
+}
+
+// changeIdentifier gives customer the identifier ident (already
+// normalized), for conversation conv ("" when an operator changed it).
+// Business outcome: identifier_taken (naming the holder). Updating to the
+// identifier already held changes nothing.
+func (s *Service) changeIdentifier(ctx context.Context, tx domain.Tx, customer domain.Customer, ident string, conv domain.ConversationID) (bool, *domain.Error, error) {
+	org := customer.OrgID
 	if customer.Identifier == ident {
 		return true, nil, nil
 	}
@@ -66,7 +75,7 @@ func (s *Service) updateIdentifier(ctx context.Context, tx domain.Tx, org domain
 		OrgID: org, Type: domain.EventCustomerIdentifierChanged, Subject: string(customer.ID), CreatedAt: at,
 		Payload: map[string]any{
 			"customerId": string(customer.ID), "previous": customer.Identifier,
-			"identifier": ident, "conversationId": string(conv.ID),
+			"identifier": ident, "conversationId": string(conv),
 		},
 	})
 }

@@ -94,10 +94,15 @@ func (s *Service) ListAPIKeys(ctx context.Context, org domain.OrgID) (keys []dom
 	return keys, err
 }
 
-// RevokeAPIKey revokes a key of org. Errors: not_found.
+// RevokeAPIKey revokes a key of org and ends the console sessions opened
+// with it. Errors: not_found.
 func (s *Service) RevokeAPIKey(ctx context.Context, org domain.OrgID, id domain.APIKeyID) error {
 	return s.update(ctx, org, func(tx domain.Tx) error {
-		return tx.RevokeAPIKey(ctx, org, id, s.now())
+		if err := tx.RevokeAPIKey(ctx, org, id, s.now()); err != nil {
+			return err
+		}
+		_, err := tx.DeleteConsoleSessionsOfKey(ctx, org, id)
+		return err
 	})
 }
 
