@@ -68,7 +68,9 @@ func testConsoleSessions(t *testing.T, newStore Factory) {
 	}), domain.CodeConflict)
 
 	// A revoked key's sessions are gone at once, whatever revoked it.
-	update(t, s, func(ctx context.Context, tx domain.Tx) error { return tx.RevokeAPIKey(ctx, a.Org.ID, keys[1].ID, minute(7)) })
+	update(t, s, func(ctx context.Context, tx domain.Tx) error {
+		return tx.RevokeAPIKey(ctx, a.Org.ID, keys[1].ID, minute(7))
+	})
 	wantCode(t, "session of a revoked key", get(sessions[2]), domain.CodeNotFound)
 
 	deleted := func(fn func(ctx context.Context, tx domain.Tx) (int, error)) int {
