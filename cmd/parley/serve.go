@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/parleyhq/parley/clock"
+	"github.com/parleyhq/parley/console"
 	"github.com/parleyhq/parley/domain"
 	"github.com/parleyhq/parley/httpapi"
 	"github.com/parleyhq/parley/identifier"
@@ -169,7 +170,7 @@ func cmdServe(ctx context.Context, c *cli, args []string) error {
 	defer stopWorker()
 	webhooksDone := startWebhooks(workerCtx, cfg.webhooks, store, svc, guard, registry, logger)
 	defer func() { stopWorker(); <-webhooksDone }() // before the store closes
-	handler := httpapi.New(httpapi.Config{
+	api := httpapi.New(httpapi.Config{
 		Service:      svc,
 		Store:        store,
 		Logger:       logger,
@@ -178,6 +179,8 @@ func cmdServe(ctx context.Context, c *cli, args []string) error {
 		RequestIDs:   ids.Random{},
 		HoldAnswer:   holdAnswers(c.getenv(holdAnswersEnv)),
 	})
+	operatorConsole := console.New(console.Config{Service: svc, Logger: logger})
+	handler := withConsole(api, operatorConsole)
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
@@ -197,7 +200,8 @@ func cmdServe(ctx context.Context, c *cli, args []string) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("listening on http://"+addr, "addr", addr)
+	srv.RegisterOnShutdown(operatorConsole.Close)
+	logger.Info("listening on http://"+addr, "addr", addr, "console", "http://"+addr+"/console/")
 	return serveUntilDone(ctx, srv, ln, logger, shutdownTimeout)
 }
 
@@ -226,6 +230,16 @@ func holdAnswers(path string) func(*http.Request) {
 		mu.Unlock()
 		<-r.Context().Done() // no answer while the client waits
 	}
+}
+
+// withConsole serves the operator console under /console and the API
+// everywhere else.
+func withConsole(api, operatorConsole http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/console", operatorConsole)
+	mux.Handle("/console/", operatorConsole)
+	mux.Handle("/", api)
+	return mux
 }
 
 // serveUntilDone serves on ln until ctx is cancelled (by SIGINT or SIGTERM),

@@ -1,0 +1,62 @@
+package console
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/parleyhq/parley/domain"
+	"github.com/parleyhq/parley/service"
+)
+
+// runErrorCodes are the error codes a run can record, offered as filters.
+var runErrorCodes = []string{
+	domain.CodeIdentifierTaken, domain.CodeConversationClosed, domain.CodeConversationNotFound,
+	domain.CodeLicenseRequired, domain.CodeNotDeployed, domain.CodeIdentifierInvalid,
+	domain.CodeInvalidArgument, domain.CodeConflict, domain.CodeInternal,
+}
+
+type runsView struct {
+	// The filters: operation name, outcome ("failed" or an error code) and
+	// session.
+	Operation, Outcome, Session string
+	Operations, Codes           []string
+	Runs                        []domain.OperationRun
+	Next                        string
+	Filtered                    bool
+}
+
+// runs lists the run log, newest first, filtered by operation and error.
+func (c *Console) runs(w http.ResponseWriter, r *http.Request, op *operator) error {
+	q := r.URL.Query()
+	v := runsView{Operation: q.Get("operation"), Outcome: q.Get("outcome"), Session: q.Get("session"), Codes: runErrorCodes}
+	for _, info := range service.Operations() {
+		if len(v.Operations) == 0 || v.Operations[len(v.Operations)-1] != info.Name {
+			v.Operations = append(v.Operations, info.Name)
+		}
+	}
+	f := domain.RunFilter{Name: v.Operation, SessionID: domain.SessionID(v.Session),
+		Before: domain.RunID(q.Get("before")), Limit: pageSize + 1}
+	switch v.Outcome {
+	case "":
+	case "failed":
+		f.Failed = true
+	default:
+		f.ErrorCode = v.Outcome
+	}
+	v.Filtered = f.Name != "" || f.Failed || f.ErrorCode != "" || f.SessionID != ""
+	var err error
+	if v.Runs, err = c.svc.FindRuns(r.Context(), op.org.ID, f); err != nil {
+		return err
+	}
+	if len(v.Runs) > pageSize {
+		v.Runs = v.Runs[:pageSize]
+		next := url.Values{"before": {string(v.Runs[pageSize-1].ID)}}
+		for name, value := range map[string]string{"operation": v.Operation, "outcome": v.Outcome, "session": v.Session} {
+			if value != "" {
+				next.Set(name, value)
+			}
+		}
+		v.Next = "/console/runs?" + next.Encode()
+	}
+	return c.render(w, r, http.StatusOK, "runs", page{Title: "Runs", Nav: "runs", Op: op, Data: v})
+}
