@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -97,7 +98,7 @@ func TestConsoleBrowser(t *testing.T) {
 		chromedp.SendKeys(css("#q"), "tel:+1 (555) 010-0000"),
 		chromedp.SetValue(css("#asof"), asOf),
 		chromedp.Click(css("form.search button")),
-		chromedp.WaitVisible(css("#result")),
+		b.until(`document.querySelector("#result") && location.search.includes("asof=2")`),
 		b.shot("03-search-as-of"),
 	)
 	result := b.text("search result", "main")
@@ -110,7 +111,7 @@ func TestConsoleBrowser(t *testing.T) {
 		chromedp.SetValue(css("#q"), "tel:+1 555 010 0001"),
 		chromedp.SetValue(css("#asof"), ""),
 		chromedp.Click(css("form.search button")),
-		chromedp.WaitVisible(css("#result")),
+		b.until(`document.querySelector("#result") && location.search.includes("asof=&")`),
 		b.shot("04-search-now"),
 	)
 	result = b.text("search result", "main")
@@ -180,6 +181,19 @@ func TestConsoleBrowser(t *testing.T) {
 	must(t, err)
 	if cus.Identifier == nil || *cus.Identifier != "tel:+15550100001" {
 		t.Errorf("identifier after identifier_taken: %v", cus.Identifier)
+	}
+
+	// The identifier change made a delivery to the org's endpoint; replay it.
+	b.do("webhooks",
+		chromedp.Navigate(b.url("/console/webhooks")), chromedp.WaitVisible(css("table.list")), b.shot("15-webhooks"),
+		chromedp.Click(css("table.list a")),
+		chromedp.WaitVisible(css("table.deliveries")),
+		chromedp.Click(css("table.deliveries button")),
+		chromedp.WaitVisible(css(".notice")),
+		b.shot("16-webhook-replayed"),
+	)
+	if notice := b.text("replay notice", ".notice"); !strings.Contains(notice, "evt_") {
+		t.Errorf("replay notice %q does not name the event", notice)
 	}
 
 	b.do("other-pages",
@@ -253,9 +267,30 @@ func (b *chrome) do(name string, steps ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
+// until waits for a JavaScript condition to hold on the current page,
+// across navigations (a page being replaced does not answer yet).
+func (b *chrome) until(condition string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		for {
+			ok, err := chromedp.Evaluate[bool](`document.readyState !== "loading" && Boolean(` + condition + ")")(ctx, t)
+			if err == nil && ok {
+				return chromedp.Void{}, nil
+			}
+			select {
+			case <-ctx.Done():
+				return chromedp.Void{}, fmt.Errorf("waiting for %s: %w (last error %v)", condition, ctx.Err(), err)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+}
+
 // shot saves a full-page screenshot as <name>.png.
 func (b *chrome) shot(name string) chromedp.Action[chromedp.Void] {
 	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		if _, err := b.until(`document.readyState === "complete" && document.body.offsetWidth > 0`)(ctx, t); err != nil {
+			return chromedp.Void{}, err
+		}
 		png, err := chromedp.FullScreenshot(100)(ctx, t)
 		if err != nil {
 			return chromedp.Void{}, err

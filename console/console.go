@@ -127,6 +127,9 @@ func (c *Console) routes() []route {
 		{"GET", "/console/runs", signedIn, c.runs},
 		{"GET", "/console/apps", signedIn, c.apps},
 		{"GET", "/console/apps/{appId}", signedIn, c.app},
+		{"GET", "/console/webhooks", signedIn, c.webhooks},
+		{"GET", "/console/webhooks/{endpointId}", signedIn, c.webhook},
+		{"POST", "/console/webhooks/{endpointId}/replay", signedInForm, c.replayWebhook},
 	}
 }
 

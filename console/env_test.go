@@ -24,6 +24,7 @@ import (
 	"github.com/parleyhq/parley/license"
 	"github.com/parleyhq/parley/service"
 	"github.com/parleyhq/parley/sqlite"
+	"github.com/parleyhq/parley/webhook"
 )
 
 // env is a real server (API and console, as parley serve mounts them) on
@@ -56,6 +57,7 @@ func newEnv(t *testing.T) *env {
 	clk := clock.NewManual(time.Now().UTC().Add(-30 * 24 * time.Hour).Truncate(time.Second))
 	svc := service.New(service.Config{
 		Store: store, Clock: clk, IDs: ids.Random{}, Licenses: license.NewVerifier(pub), Identifiers: identifier.Normalizer{},
+		Webhooks: webhook.NewGuard(true, nil),
 	})
 	api := httpapi.New(httpapi.Config{Service: svc, Store: store, Metrics: prometheus.NewRegistry()})
 	c := New(Config{Service: svc, PollInterval: 50 * time.Millisecond})
@@ -81,6 +83,9 @@ type tenant struct {
 	app        string
 	deployment string
 	resource   string
+	// endpoint is a webhook endpoint of customer.identifier_changed events
+	// (no worker delivers them: they stay pending).
+	endpoint string
 }
 
 func (e *env) newTenant(name string) tenant {
@@ -104,6 +109,11 @@ func (e *env) newTenant(name string) tenant {
 	res, err := tn.api.CreateChannelResource(ctx, client.CreateChannelResourceRequest{Kind: "webchat", Name: "Website", Address: "site-" + name})
 	must(e.t, err)
 	tn.app, tn.deployment, tn.resource = app.ID, dep.ID, res.ID
+	endpoint, err := e.svc.CreateWebhookEndpoint(ctx, org.ID, service.WebhookEndpointInput{
+		URL: ptr("http://127.0.0.1:9/" + name), EventTypes: &[]string{domain.EventCustomerIdentifierChanged},
+	})
+	must(e.t, err)
+	tn.endpoint = string(endpoint.Endpoint.ID)
 	return tn
 }
 
@@ -116,6 +126,8 @@ func (e *env) start(tn tenant, destination, ident string) *client.Conversation {
 	must(e.t, err)
 	return &st.Conversation
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func must(t testing.TB, err error) {
 	t.Helper()

@@ -29,7 +29,8 @@ func TestConsoleSecurity(t *testing.T) {
 		pages := []string{
 			"/console/", "/console/search?q=" + convA.ID, "/console/customers/" + convA.CustomerID,
 			"/console/conversations/" + convA.ID, "/console/sessions/" + convA.SessionID, "/console/runs",
-			"/console/apps", "/console/apps/" + a.app, "/console/no-such-page",
+			"/console/apps", "/console/apps/" + a.app, "/console/webhooks", "/console/webhooks/" + a.endpoint,
+			"/console/no-such-page",
 		}
 		for _, p := range pages {
 			r := anon.get(p)
@@ -99,7 +100,8 @@ func TestConsoleSecurity(t *testing.T) {
 		}
 		for name, form := range cases {
 			for _, p := range []string{closePath, "/console/conversations/" + convA.ID + "/messages",
-				"/console/customers/" + convA.CustomerID + "/identifier", "/console/sign-out"} {
+				"/console/customers/" + convA.CustomerID + "/identifier", "/console/sign-out",
+				"/console/webhooks/" + a.endpoint + "/replay"} {
 				form := cloneValues(form)
 				form.Set("text", "hello")
 				form.Set("identifier", "tel:+15550100009")
@@ -139,6 +141,7 @@ func TestConsoleSecurity(t *testing.T) {
 		for _, p := range []string{
 			"/console/customers/" + convB.CustomerID, "/console/conversations/" + convB.ID,
 			"/console/sessions/" + convB.SessionID, "/console/apps/" + b.app, "/console/conversations/" + convB.ID + "/live",
+			"/console/webhooks/" + b.endpoint,
 		} {
 			r := op.get(p)
 			if r.status != http.StatusNotFound {
@@ -150,8 +153,8 @@ func TestConsoleSecurity(t *testing.T) {
 		}
 		token := op.csrf("/console/")
 		for _, p := range []string{"/console/conversations/" + convB.ID + "/close", "/console/conversations/" + convB.ID + "/messages",
-			"/console/customers/" + convB.CustomerID + "/identifier"} {
-			r := op.post(p, url.Values{"csrf": {token}, "text": {"hi"}, "identifier": {"tel:+15550100777"}})
+			"/console/customers/" + convB.CustomerID + "/identifier", "/console/webhooks/" + b.endpoint + "/replay"} {
+			r := op.post(p, url.Values{"csrf": {token}, "text": {"hi"}, "identifier": {"tel:+15550100777"}, "failed": {"1"}})
 			if r.status != http.StatusNotFound {
 				t.Errorf("POST %s of org b from org a: %d, want 404", p, r.status)
 			}
@@ -196,7 +199,8 @@ func TestConsoleSecurity(t *testing.T) {
 	t.Run("pages allow no inline script or style", func(t *testing.T) {
 		inline := regexp.MustCompile(`(?i)<script(\s[^>]*)?>|<style|\sstyle=|\son[a-z]+=|javascript:`)
 		for _, p := range []string{"/console/", "/console/customers/" + convA.CustomerID, "/console/conversations/" + convA.ID,
-			"/console/runs", "/console/apps", "/console/apps/" + a.app, "/console/search?q=nobody"} {
+			"/console/runs", "/console/apps", "/console/apps/" + a.app, "/console/search?q=nobody",
+			"/console/webhooks", "/console/webhooks/" + a.endpoint} {
 			r := op.get(p)
 			csp := r.header.Get("Content-Security-Policy")
 			if !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "style-src 'self'") || strings.Contains(csp, "unsafe-inline") {
