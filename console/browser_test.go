@@ -272,7 +272,7 @@ func (b *chrome) do(name string, steps ...chromedp.Action[chromedp.Void]) {
 func (b *chrome) until(condition string) chromedp.Action[chromedp.Void] {
 	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
 		for {
-			ok, err := chromedp.Evaluate[bool](`document.readyState !== "loading" && Boolean(` + condition + ")")(ctx, t)
+			ok, err := chromedp.Evaluate[bool](`document.readyState !== "loading" && Boolean(`+condition+")")(ctx, t)
 			if err == nil && ok {
 				return chromedp.Void{}, nil
 			}
