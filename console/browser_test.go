@@ -136,6 +136,15 @@ func TestConsoleBrowser(t *testing.T) {
 		t.Errorf("time shown as %q (title %q), want the viewer's zone with UTC on hover", shown, utc)
 	}
 
+	// The timeline links each identifier to a search as of its start.
+	b.do("timeline-link",
+		chromedp.Click(css("ol.timeline li:last-child a")),
+		b.until(`document.querySelector("#result") && location.search.includes("asof=")`),
+	)
+	if result := b.text("search from the timeline", "main"); !strings.Contains(result, "it was held by") || !strings.Contains(result, customer) {
+		t.Errorf("the timeline's search link does not find the customer:\n%s", result)
+	}
+
 	// A message sent through the API appears on the open page.
 	const message = `Hi <b>there</b> & <script>window.pwned = 1</script>`
 	b.do("conversation",

@@ -3,6 +3,7 @@ package console
 import (
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/parleyhq/parley/domain"
 	"github.com/parleyhq/parley/service"
@@ -30,10 +31,11 @@ func (c *Console) runs(w http.ResponseWriter, r *http.Request, op *operator) err
 	q := r.URL.Query()
 	v := runsView{Operation: q.Get("operation"), Outcome: q.Get("outcome"), Session: q.Get("session"), Codes: runErrorCodes}
 	for _, info := range service.Operations() {
-		if len(v.Operations) == 0 || v.Operations[len(v.Operations)-1] != info.Name {
+		if !slices.Contains(v.Operations, info.Name) {
 			v.Operations = append(v.Operations, info.Name)
 		}
 	}
+	slices.Sort(v.Operations)
 	f := domain.RunFilter{Name: v.Operation, SessionID: domain.SessionID(v.Session),
 		Before: domain.RunID(q.Get("before")), Limit: pageSize + 1}
 	switch v.Outcome {
@@ -59,4 +61,15 @@ func (c *Console) runs(w http.ResponseWriter, r *http.Request, op *operator) err
 		v.Next = "/console/runs?" + next.Encode()
 	}
 	return c.render(w, r, http.StatusOK, "runs", page{Title: "Runs", Nav: "runs", Op: op, Data: v})
+}
+
+// runConversation returns the conversation a run's inputs name, "" when
+// none (its conversationId or conversation input).
+func runConversation(inputs map[string]any) string {
+	for _, name := range []string{"conversationId", "conversation"} {
+		if id, ok := inputs[name].(string); ok && id != "" {
+			return id
+		}
+	}
+	return ""
 }

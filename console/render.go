@@ -67,11 +67,14 @@ func loadPages() *pages {
 }
 
 var templateFuncs = template.FuncMap{
-	"utc":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
-	"rfc3339": func(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") },
-	"json":    prettyJSON,
-	"asset":   assetURL,
-	"deref":   func(t *time.Time) time.Time { return *t },
+	"utc":             func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+	"rfc3339":         func(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") },
+	"json":            prettyJSON,
+	"asset":           assetURL,
+	"deref":           func(t *time.Time) time.Time { return *t },
+	"runConversation": runConversation,
+	// instant is an exact time for a link (microseconds kept).
+	"instant": func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
 }
 
 // prettyJSON renders a value as indented JSON text (escaped by the
