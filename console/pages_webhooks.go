@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/parleyhq/parley/domain"
@@ -100,4 +101,15 @@ func (c *Console) replayWebhook(w http.ResponseWriter, r *http.Request, op *oper
 	}
 	http.Redirect(w, r, webhookPath(id)+"?"+url.Values{"replayed": {replayed}}.Encode(), http.StatusSeeOther)
 	return nil
+}
+
+// subjectPath is the console page of an event's subject (a customer,
+// conversation or run id), "" when it has none.
+func subjectPath(subject string) string {
+	for prefix, path := range map[string]string{"cus_": "/console/customers/", "conv_": "/console/conversations/"} {
+		if strings.HasPrefix(subject, prefix) {
+			return path + url.PathEscape(subject)
+		}
+	}
+	return ""
 }

@@ -73,6 +73,7 @@ var templateFuncs = template.FuncMap{
 	"asset":           assetURL,
 	"deref":           func(t *time.Time) time.Time { return *t },
 	"runConversation": runConversation,
+	"subjectPath":     subjectPath,
 	// instant is an exact time for a link (microseconds kept).
 	"instant": func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,6 +46,8 @@ func cookie(r *http.Request, name, value, path string, expires time.Time) *http.
 type signInView struct {
 	CSRF, Next, Error string
 	SignedOut         bool
+	// Lifetime says how long a session lasts ("12 hours").
+	Lifetime string
 }
 
 // signInPage shows the sign-in form with a fresh sign-in token.
@@ -64,7 +67,7 @@ func (c *Console) renderSignIn(w http.ResponseWriter, r *http.Request, status in
 		return err
 	}
 	http.SetCookie(w, cookie(r, signInCookie, token, "/console/sign-in", time.Now().Add(time.Hour)))
-	v.CSRF = token
+	v.CSRF, v.Lifetime = token, lifetime(c.ttl)
 	return c.render(w, r, status, "signin", page{Title: "Sign in", Data: v})
 }
 
@@ -178,4 +181,15 @@ func randomToken() (string, error) {
 		return "", err
 	}
 	return base64.RawURLEncoding.EncodeToString(raw), nil
+}
+
+// lifetime says a session lifetime in words: "12 hours", "45m0s".
+func lifetime(d time.Duration) string {
+	switch {
+	case d == time.Hour:
+		return "1 hour"
+	case d%time.Hour == 0:
+		return strconv.Itoa(int(d/time.Hour)) + " hours"
+	}
+	return d.String()
 }
