@@ -31,6 +31,7 @@ type DB struct {
 	sqlDB      *sql.DB // goose's view of the pool
 	migrations *goose.Provider
 	orgGates   orgGates // UpdateOrg's in-process queues, by org
+	notes      listener // LISTEN connection behind Subscribe
 }
 
 var _ domain.Store = (*DB)(nil)
@@ -137,6 +138,7 @@ func notMigrated() error { return domain.Errorf(domain.CodeInternal, "database n
 
 // Close closes the pool.
 func (db *DB) Close() error {
+	db.notes.close()
 	err := db.sqlDB.Close()
 	db.pool.Close()
 	return err

@@ -164,7 +164,7 @@ func (db *DB) begin(ctx context.Context, opts pgx.TxOptions) (*tx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: begin: %w", err)
 	}
-	return &tx{pg: pgTx}, nil
+	return &tx{pg: pgTx, readOnly: opts.AccessMode == pgx.ReadOnly}, nil
 }
 
 // retryable reports whether err carries a SQLSTATE of a transient conflict.
@@ -215,6 +215,8 @@ type tx struct {
 	// lockedOrg is the org whose writers UpdateOrg serialized around this
 	// transaction ("" in Update): its sequence locks are not needed.
 	lockedOrg domain.OrgID
+	// readOnly marks a View's transaction (Notify refuses to run in it).
+	readOnly bool
 }
 
 var _ domain.Tx = (*tx)(nil)

@@ -21,6 +21,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/parleyhq/parley/domain"
+	"github.com/parleyhq/parley/notify"
 )
 
 //go:embed migrations/*.sql
@@ -54,6 +55,8 @@ type DB struct {
 	checker  *goose.Provider
 	// writes runs Update requests in batches on the writer (writer.go).
 	writes *writer
+	// notes delivers committed notifications in this process.
+	notes notify.Hub
 }
 
 var _ domain.Store = (*DB)(nil)

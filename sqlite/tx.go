@@ -8,12 +8,16 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/domain"
+	"github.com/parleyhq/parley/notify"
 )
 
 // tx implements domain.Tx on one database/sql transaction.
 type tx struct {
 	sql   *sql.Tx
 	stmts *pool
+	// notes collects the transaction's notifications, published after
+	// its commit; nil in read-only transactions.
+	notes *[]notify.Note
 }
 
 var _ domain.Tx = (*tx)(nil)

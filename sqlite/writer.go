@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/parleyhq/parley/domain"
+	"github.com/parleyhq/parley/notify"
 )
 
 // Group commit. All writes of a process go through one connection, so
@@ -155,8 +156,9 @@ func (db *DB) runBatch(batch []*writeRequest) {
 		return
 	}
 	defer sqlTx.Rollback() //nolint:errcheck // a no-op after Commit
+	notes := make([][]notify.Note, len(batch))
 	for i, req := range batch {
-		err, intact := db.runOne(sqlTx, req)
+		err, intact := db.runOne(sqlTx, req, &notes[i])
 		if !intact {
 			// SQLite rolled the whole transaction back (an interrupted
 			// statement, an I/O error, a full disk): nothing is applied.
@@ -176,6 +178,15 @@ func (db *DB) runBatch(batch []*writeRequest) {
 				results[i] = errBatchLost
 			}
 		}
+		answer()
+		return
+	}
+	for i := range batch {
+		if results[i] == nil {
+			for _, n := range notes[i] {
+				db.notes.Publish(n.Topic, n.Payload)
+			}
+		}
 	}
 	answer()
 }
@@ -188,14 +199,14 @@ func fill(results []error, err error) {
 
 // runOne runs one request inside a savepoint. intact is false when the
 // transaction itself is gone and the batch must stop.
-func (db *DB) runOne(sqlTx *sql.Tx, req *writeRequest) (err error, intact bool) {
+func (db *DB) runOne(sqlTx *sql.Tx, req *writeRequest, notes *[]notify.Note) (err error, intact bool) {
 	if err := req.ctx.Err(); err != nil {
 		return err, true
 	}
 	if err := db.execPrepared(sqlTx, "SAVEPOINT parley_write"); err != nil {
 		return err, false
 	}
-	err = callFn(req.fn, &tx{sql: sqlTx, stmts: db.writer})
+	err = callFn(req.fn, &tx{sql: sqlTx, stmts: db.writer, notes: notes})
 	if err != nil {
 		if rbErr := db.execPrepared(sqlTx, "ROLLBACK TO parley_write"); rbErr != nil {
 			return errors.Join(err, rbErr), false
