@@ -141,3 +141,12 @@ type SMSOutbound struct {
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 }
+
+// String hides the secret values from logs and error messages.
+func (s ResourceSecret) String() string {
+	return "secret " + string(s.Name) + " of " + string(s.ResourceID) + " (value hidden)"
+}
+
+// TopicSMS carries an org id whenever an SMS is queued, to wake the
+// outbox workers.
+const TopicSMS = "parley_sms"
