@@ -12,6 +12,10 @@ type ChannelTx interface {
 	// transports, whose requests name a resource but carry no API key.
 	LookupResource(ctx context.Context, id ResourceID) (ChannelResource, error)
 
+	// UpdateResource stores r's name, binding and IdentifyBy (kind and
+	// address never change). CodeNotFound when r is not in its org.
+	UpdateResource(ctx context.Context, r ChannelResource) error
+
 	// PutResourceSecret stores s, replacing the secret of that name.
 	PutResourceSecret(ctx context.Context, s ResourceSecret) error
 	// ResourceSecrets returns the resource's secrets, by name.

@@ -43,17 +43,19 @@ type Config struct {
 	// is written, so that a test can kill the process at that instant.
 	// Nil in production (cmd/parley sets it only from a test-only variable).
 	HoldAnswer func(r *http.Request)
+	Channels   Channels
 }
 
 // server holds the dependencies of the handlers.
 type server struct {
-	svc     *service.Service
-	store   domain.Store
-	log     *slog.Logger
-	maxBody int64
-	metrics *metrics
-	reqIDs  domain.IDGenerator
-	hold    func(r *http.Request)
+	svc      *service.Service
+	store    domain.Store
+	log      *slog.Logger
+	maxBody  int64
+	metrics  *metrics
+	reqIDs   domain.IDGenerator
+	hold     func(r *http.Request)
+	channels Channels
 }
 
 // New returns the HTTP handler of the whole API.
@@ -80,13 +82,14 @@ func newServer(cfg Config) *server {
 		reqIDs = ids.Random{}
 	}
 	return &server{
-		svc:     cfg.Service,
-		store:   cfg.Store,
-		log:     logger,
-		maxBody: maxBody,
-		metrics: newMetrics(cfg.Metrics),
-		reqIDs:  reqIDs,
-		hold:    cfg.HoldAnswer,
+		svc:      cfg.Service,
+		store:    cfg.Store,
+		log:      logger,
+		maxBody:  maxBody,
+		metrics:  newMetrics(cfg.Metrics),
+		reqIDs:   reqIDs,
+		hold:     cfg.HoldAnswer,
+		channels: cfg.Channels,
 	}
 }
 
@@ -157,6 +160,16 @@ func (s *server) routes() []route {
 		{"POST", "/v1/channel-resources", s.createResource, admin, idem},
 		{"GET", "/v1/channel-resources", s.listResources, authed, plain},
 		{"GET", "/v1/channel-resources/{resourceId}", s.getResource, authed, plain},
+		{"PATCH", "/v1/channel-resources/{resourceId}", s.updateResource, admin, plain},
+		{"GET", "/v1/channel-resources/{resourceId}/settings", s.getResourceSettings, admin, plain},
+
+		// The channels' public endpoints: Twilio's webhooks (signed with
+		// the resource's auth token) and the web chat.
+		{"POST", "/channels/twilio/{resourceId}/messages", s.channel(func(c Channels) ChannelHandler { return c.TwilioInbound }), public, plain},
+		{"POST", "/channels/twilio/{resourceId}/status", s.channel(func(c Channels) ChannelHandler { return c.TwilioStatus }), public, plain},
+		{"GET", "/webchat/widget.js", s.channel(func(c Channels) ChannelHandler { return c.WebChatWidget }), public, plain},
+		{"GET", "/webchat/{resourceId}/demo", s.channel(func(c Channels) ChannelHandler { return c.WebChatDemo }), public, plain},
+		{"GET", "/webchat/{resourceId}/socket", s.channel(func(c Channels) ChannelHandler { return c.WebChatSocket }), public, plain},
 
 		{"POST", "/v1/conversations", s.startConversation, authed, idem},
 		{"POST", "/v1/previews", s.startPreview, authed, idem},

@@ -34,15 +34,24 @@ func TestTenantIsolation(t *testing.T) {
 	w := buildWorld(t, a)
 
 	cases := map[string]isolationCase{
-		"DELETE /v1/api-keys/{keyId}":                           {},
-		"GET /v1/apps/{appId}":                                  {},
-		"POST /v1/apps/{appId}/versions":                        {body: map[string]any{"definition": map[string]any{}}},
-		"GET /v1/apps/{appId}/versions":                         {},
-		"GET /v1/apps/{appId}/versions/{versionId}":             {},
-		"POST /v1/apps/{appId}/deployments":                     {body: map[string]any{"versionId": w["versionId"], "environment": "production"}},
-		"GET /v1/apps/{appId}/deployments":                      {},
-		"GET /v1/deployments/{deploymentId}":                    {},
-		"GET /v1/channel-resources/{resourceId}":                {},
+		"DELETE /v1/api-keys/{keyId}":                     {},
+		"GET /v1/apps/{appId}":                            {},
+		"POST /v1/apps/{appId}/versions":                  {body: map[string]any{"definition": map[string]any{}}},
+		"GET /v1/apps/{appId}/versions":                   {},
+		"GET /v1/apps/{appId}/versions/{versionId}":       {},
+		"POST /v1/apps/{appId}/deployments":               {body: map[string]any{"versionId": w["versionId"], "environment": "production"}},
+		"GET /v1/apps/{appId}/deployments":                {},
+		"GET /v1/deployments/{deploymentId}":              {},
+		"GET /v1/channel-resources/{resourceId}":          {},
+		"PATCH /v1/channel-resources/{resourceId}":        {body: map[string]any{"name": "stolen"}},
+		"GET /v1/channel-resources/{resourceId}/settings": {},
+		// The channels' endpoints take no API key: a resource id alone
+		// reaches them, and what they verify is the channel's own
+		// signature (their tests); without channels configured, 404.
+		"POST /channels/twilio/{resourceId}/messages":           {body: map[string]any{}},
+		"POST /channels/twilio/{resourceId}/status":             {body: map[string]any{}},
+		"GET /webchat/{resourceId}/demo":                        {},
+		"GET /webchat/{resourceId}/socket":                      {},
 		"GET /v1/conversations/{conversationId}":                {wantCode: domain.CodeConversationNotFound},
 		"POST /v1/conversations/{conversationId}/messages":      {body: map[string]any{"direction": "inbound", "text": "hi"}, wantCode: domain.CodeConversationNotFound},
 		"GET /v1/conversations/{conversationId}/messages":       {wantCode: domain.CodeConversationNotFound},

@@ -182,3 +182,11 @@ func (t *tx) Notify(ctx context.Context, topic, payload string) error {
 	}
 	return nil
 }
+
+// UpdateResource stores r's name, binding and IdentifyBy.
+func (t *tx) UpdateResource(ctx context.Context, r domain.ChannelResource) error {
+	return t.execOne(ctx, "resource", r.ID,
+		`UPDATE channel_resources SET name = $1, deployment_id = $2, app_id = $3, environment = $4, identify_by = $5
+		 WHERE org_id = $6 AND id = $7`,
+		r.Name, nullIfEmpty(r.DeploymentID), nullIfEmpty(r.AppID), r.Environment, r.IdentifyBy, r.OrgID, r.ID)
+}

@@ -269,3 +269,63 @@ func (c Channel) String() string { return "channel " + string(c.Resource.ID) + "
 
 // LogValue hides the secret values from slog.
 func (c Channel) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// ResourceUpdate changes a channel resource; nil fields stay as they are.
+type ResourceUpdate struct {
+	Name *string
+	// Binding, when set, replaces the whole binding (DeploymentID, or
+	// AppID and Environment; all empty unbinds).
+	Binding    *ResourceBinding
+	IdentifyBy *domain.IdentifyBy
+	Settings   ChannelSettingsInput
+}
+
+// ResourceBinding is what a resource's inbound messages talk to.
+type ResourceBinding struct {
+	DeploymentID domain.DeploymentID
+	AppID        domain.AppID
+	Environment  domain.Environment
+}
+
+// UpdateResource changes a resource's name, binding, identity rule,
+// secrets and allowed origins in one transaction. Conversations already
+// started stay where they are; new ones follow the new binding.
+// Errors: invalid_argument, not_found (resource).
+func (s *Service) UpdateResource(ctx context.Context, org domain.OrgID, id domain.ResourceID, u ResourceUpdate) (res domain.ChannelResource, settings ChannelSettings, err error) {
+	if u.Name != nil {
+		name, err := cleanName("name", *u.Name)
+		if err != nil {
+			return res, settings, err
+		}
+		u.Name = &name
+	}
+	err = s.update(ctx, org, func(tx domain.Tx) error {
+		if res, err = tx.GetResource(ctx, org, id); err != nil {
+			return err
+		}
+		if u.Name != nil {
+			res.Name = *u.Name
+		}
+		if b := u.Binding; b != nil {
+			res.DeploymentID, res.AppID, res.Environment = b.DeploymentID, b.AppID, b.Environment
+		}
+		if u.IdentifyBy != nil {
+			res.IdentifyBy = *u.IdentifyBy
+		}
+		if err := checkBindingFields(res); err != nil {
+			return err
+		}
+		if err := checkBinding(ctx, tx, res); err != nil {
+			return err
+		}
+		if err := tx.UpdateResource(ctx, res); err != nil {
+			return err
+		}
+		if err := s.applySettings(ctx, tx, res, u.Settings); err != nil {
+			return err
+		}
+		settings, err = readSettings(ctx, tx, res)
+		return err
+	})
+	return res, settings, err
+}

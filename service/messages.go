@@ -82,7 +82,7 @@ func (s *Service) appendMessage(ctx context.Context, tx domain.Tx, c domain.Conv
 	if err != nil {
 		return m, err
 	}
-	return m, tx.AppendEvent(ctx, domain.Event{
+	err = tx.AppendEvent(ctx, domain.Event{
 		OrgID: c.OrgID, Type: eventType, Subject: string(c.ID), CreatedAt: m.CreatedAt,
 		Payload: map[string]any{
 			"conversationId": string(c.ID), "customerId": string(c.CustomerID), "messageId": string(m.ID),
@@ -90,6 +90,10 @@ func (s *Service) appendMessage(ctx context.Context, tx domain.Tx, c domain.Conv
 			"clientId": nullIfEmpty(clientID),
 		},
 	})
+	if err != nil {
+		return m, err
+	}
+	return m, s.messageWritten(ctx, tx, c, m)
 }
 
 func closedError(id domain.ConversationID) *domain.Error {

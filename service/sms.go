@@ -262,3 +262,27 @@ func smsKeyword(text string) (optOut, optIn bool) {
 	}
 	return optOut, optIn
 }
+
+// ReceiveSMS hands an inbound SMS to Receive after applying the opt-out
+// keywords: STOP (and its synonyms) marks the sender opted out of the
+// resource, so the replies to them are recorded but not sent; START lifts
+// it. The keyword message itself is stored like any other.
+// Errors: those of Receive.
+func (s *Service) ReceiveSMS(ctx context.Context, org domain.OrgID, in Inbound) (Received, error) {
+	if optOut, optIn := smsKeyword(in.Text); optOut || optIn {
+		from, err := s.phoneNumber("From", in.Destination)
+		if err != nil {
+			return Received{}, err
+		}
+		err = s.update(ctx, org, func(tx domain.Tx) error {
+			if _, err := tx.GetResource(ctx, org, in.ResourceID); err != nil {
+				return err
+			}
+			return tx.SetOptOut(ctx, org, in.ResourceID, from, optOut, s.now())
+		})
+		if err != nil {
+			return Received{}, err
+		}
+	}
+	return s.Receive(ctx, org, in)
+}

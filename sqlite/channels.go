@@ -170,3 +170,11 @@ func (db *DB) Subscribe(topic string, fn func(payload string)) (cancel func()) {
 }
 
 var _ domain.Notifier = (*DB)(nil)
+
+// UpdateResource stores r's name, binding and IdentifyBy.
+func (t *tx) UpdateResource(ctx context.Context, r domain.ChannelResource) error {
+	return t.update(ctx, "resource", r.ID,
+		`UPDATE channel_resources SET name = ?, deployment_id = ?, app_id = ?, environment = ?, identify_by = ?
+		 WHERE org_id = ? AND id = ?`,
+		r.Name, nullString(r.DeploymentID), nullString(r.AppID), r.Environment, r.IdentifyBy, r.OrgID, r.ID)
+}
