@@ -8,14 +8,18 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/parleyhq/parley/channel"
+	"github.com/parleyhq/parley/channel/twilio"
 	"github.com/parleyhq/parley/clock"
 	"github.com/parleyhq/parley/console"
 	"github.com/parleyhq/parley/domain"
@@ -42,7 +46,11 @@ type serveConfig struct {
 	licenseKeys string
 	logFormat   string
 	maxBody     int64
-	webhooks    webhookFlags
+	// channels
+	publicURL      string
+	twilioBaseURL  string
+	smsSendTimeout time.Duration
+	webhooks       webhookFlags
 }
 
 // webhookFlags configure webhook delivery.
@@ -63,6 +71,11 @@ func parseServeFlags(c *cli, args []string) (serveConfig, error) {
 		"comma-separated operator public keys whose licences are trusted; empty: the development key in --data, created on first start")
 	logFormat := f.String("log-format", "PARLEY_LOG_FORMAT", "text", "log format: text or json")
 	maxBody := f.Int64("max-body", "PARLEY_MAX_BODY", defaultMaxBody, "largest request body in bytes; larger bodies get 413")
+	publicURL := f.String("public-url", "PARLEY_PUBLIC_URL", "",
+		"the scheme and host clients and Twilio reach this server at (e.g. https://parley.example.com), for Twilio signatures and status callbacks behind a proxy; empty: the request's own host")
+	twilioBaseURL := f.String("twilio-base-url", "PARLEY_TWILIO_BASE_URL", "https://api.twilio.com", "base URL of the Twilio-compatible Messages API that SMS replies are sent through")
+	smsSendTimeout := f.Duration("sms-send-timeout", "PARLEY_SMS_SEND_TIMEOUT", 30*time.Second,
+		"bound of one Messages API request; a claimed SMS whose worker stopped is given up after twice this")
 	allowPrivate := f.Bool("webhooks-allow-private", "PARLEY_WEBHOOKS_ALLOW_PRIVATE", false,
 		"let webhook endpoints be private, loopback or link-local addresses (refused by default, against SSRF)")
 	timeout := f.Duration("webhooks-timeout", "PARLEY_WEBHOOKS_TIMEOUT", webhook.DefaultTimeout,
@@ -76,6 +89,15 @@ func parseServeFlags(c *cli, args []string) (serveConfig, error) {
 		return cfg, usagef("parley serve: --webhooks-timeout and --webhooks-concurrency must be positive")
 	}
 	cfg.webhooks = webhookFlags{allowPrivate: *allowPrivate, timeout: *timeout, concurrency: *concurrency}
+	for name, u := range map[string]string{"public-url": *publicURL, "twilio-base-url": *twilioBaseURL} {
+		if err := checkBaseURL(name, u); err != nil {
+			return cfg, err
+		}
+	}
+	if *smsSendTimeout <= 0 {
+		return cfg, usagef("parley serve: --sms-send-timeout must be positive")
+	}
+	cfg.publicURL, cfg.twilioBaseURL, cfg.smsSendTimeout = strings.TrimRight(*publicURL, "/"), *twilioBaseURL, *smsSendTimeout
 	if err := f.oneOf("log-format", *logFormat, "text", "json"); err != nil {
 		return cfg, err
 	}
@@ -170,6 +192,13 @@ func cmdServe(ctx context.Context, c *cli, args []string) error {
 	defer stopWorker()
 	webhooksDone := startWebhooks(workerCtx, cfg.webhooks, store, svc, guard, registry, logger)
 	defer func() { stopWorker(); <-webhooksDone }() // before the store closes
+	channelMetrics := channel.NewMetrics(registry)
+	notifier, _ := store.(domain.Notifier)
+	twilioHandler := &twilio.Handler{Service: svc, PublicBaseURL: cfg.publicURL, Logger: logger, Metrics: channelMetrics}
+	smsWorker := &twilio.Worker{
+		Service: svc, BaseURL: cfg.twilioBaseURL, PublicBaseURL: cfg.publicURL, Notifier: notifier,
+		SendTimeout: cfg.smsSendTimeout, Logger: logger, Metrics: channelMetrics,
+	}
 	api := httpapi.New(httpapi.Config{
 		Service:      svc,
 		Store:        store,
@@ -178,9 +207,17 @@ func cmdServe(ctx context.Context, c *cli, args []string) error {
 		MaxBodyBytes: cfg.maxBody,
 		RequestIDs:   ids.Random{},
 		HoldAnswer:   holdAnswers(c.getenv(holdAnswersEnv)),
+		Channels: httpapi.Channels{
+			TwilioInbound: twilioHandler.Inbound,
+			TwilioStatus:  twilioHandler.Status,
+		},
 	})
 	operatorConsole := console.New(console.Config{Service: svc, Logger: logger})
 	handler := withConsole(api, operatorConsole)
+	smsCtx, stopSMS := context.WithCancel(context.WithoutCancel(ctx))
+	smsDone := make(chan struct{})
+	go func() { defer close(smsDone); smsWorker.Run(smsCtx) }()
+	defer func() { stopSMS(); <-smsDone }() // before the store closes
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
@@ -299,5 +336,17 @@ func cmdMigrate(ctx context.Context, c *cli, args []string) error {
 	}
 	defer store.Close()
 	fmt.Fprintf(c.stdout, "migrated %s\n", st.describe())
+	return nil
+}
+
+// checkBaseURL accepts "" or an http(s) URL with a host and no query.
+func checkBaseURL(flag, v string) error {
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return usagef("parley serve: --%s must be an http:// or https:// URL such as https://parley.example.com, got %q", flag, v)
+	}
 	return nil
 }
