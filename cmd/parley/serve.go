@@ -20,6 +20,7 @@ import (
 
 	"github.com/parleyhq/parley/channel"
 	"github.com/parleyhq/parley/channel/twilio"
+	"github.com/parleyhq/parley/channel/webchat"
 	"github.com/parleyhq/parley/clock"
 	"github.com/parleyhq/parley/console"
 	"github.com/parleyhq/parley/domain"
@@ -199,6 +200,8 @@ func cmdServe(ctx context.Context, c *cli, args []string) error {
 		Service: svc, BaseURL: cfg.twilioBaseURL, PublicBaseURL: cfg.publicURL, Notifier: notifier,
 		SendTimeout: cfg.smsSendTimeout, Logger: logger, Metrics: channelMetrics,
 	}
+	webChat := &webchat.Server{Service: svc, Notifier: notifier, Logger: logger, Metrics: channelMetrics}
+	defer webChat.Close()
 	api := httpapi.New(httpapi.Config{
 		Service:      svc,
 		Store:        store,
@@ -210,6 +213,9 @@ func cmdServe(ctx context.Context, c *cli, args []string) error {
 		Channels: httpapi.Channels{
 			TwilioInbound: twilioHandler.Inbound,
 			TwilioStatus:  twilioHandler.Status,
+			WebChatWidget: webChat.Widget,
+			WebChatDemo:   webChat.Demo,
+			WebChatSocket: webChat.Socket,
 		},
 	})
 	operatorConsole := console.New(console.Config{Service: svc, Logger: logger})
