@@ -238,6 +238,7 @@ func TestWebChatProtocol(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		c2.t = t
 		c2.send(frame{"type": "hello", "visitor": visitor, "conversation": string(conv), "after": 2})
 		if w := c2.expect("welcome"); w["conversation"] != string(conv) {
 			t.Fatalf("resumed welcome %v", w)
@@ -264,9 +265,12 @@ func TestWebChatProtocol(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		c3.t = t
 		c3.send(frame{"type": "hello", "visitor": visitor})
 		c3.expect("welcome")
-		c3.send(frame{"type": "message", "clientId": "big", "text": strings.Repeat("x", 64<<10)})
+		big, _ := json.Marshal(frame{"type": "message", "clientId": "big", "text": strings.Repeat("x", 64<<10)})
+		// The server may close before the whole frame is written.
+		_ = c3.conn.Write(ctx, websocket.MessageText, big)
 		c3.expectClose(websocket.StatusMessageTooBig, "")
 	})
 
@@ -275,6 +279,7 @@ func TestWebChatProtocol(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		c4.t = t
 		c4.send(frame{"type": "hello"})
 		c4.expect("welcome")
 		if err := c4.conn.Write(ctx, websocket.MessageText, []byte("{\"type\":\"message\",\"text\":\"\xff\"}")); err != nil {
@@ -289,6 +294,7 @@ func TestWebChatProtocol(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			c5.t = t
 			c5.send(frame{"type": "hello", "identifier": "mailto:ann@example.com", "signature": sig})
 			c5.expectClose(websocket.StatusPolicyViolation, "signature")
 		}
@@ -296,6 +302,7 @@ func TestWebChatProtocol(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		c6.t = t
 		c6.send(frame{"type": "hello", "identifier": "mailto:ann@example.com", "signature": webchat.Sign(signingSecret, "mailto:ann@example.com")})
 		c6.expect("welcome")
 		c6.send(frame{"type": "message", "clientId": "id1", "text": "I am Ann"})
