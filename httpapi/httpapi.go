@@ -43,7 +43,8 @@ type Config struct {
 	// is written, so that a test can kill the process at that instant.
 	// Nil in production (cmd/parley sets it only from a test-only variable).
 	HoldAnswer func(r *http.Request)
-	Channels   Channels
+	// Channels are the web chat and Twilio endpoints (optional).
+	Channels Channels
 }
 
 // server holds the dependencies of the handlers.
