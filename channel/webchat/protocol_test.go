@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -21,6 +22,8 @@ import (
 	"github.com/parleyhq/parley/identifier"
 	"github.com/parleyhq/parley/ids"
 	"github.com/parleyhq/parley/license"
+	"github.com/parleyhq/parley/postgres"
+	"github.com/parleyhq/parley/postgres/pgtestdb"
 	"github.com/parleyhq/parley/service"
 	"github.com/parleyhq/parley/sqlite"
 )
@@ -40,14 +43,7 @@ type chatEnv struct {
 func newChatEnv(t *testing.T, store domain.Store, n domain.Notifier) *chatEnv {
 	t.Helper()
 	ctx := context.Background()
-	pub, _, _ := license.GenerateKey()
-	svc := service.New(service.Config{Store: store, Clock: clock.System{}, IDs: ids.Random{},
-		Licenses: license.NewVerifier(pub), Identifiers: identifier.Normalizer{}})
-	chat := &webchat.Server{Service: svc, Notifier: n}
-	t.Cleanup(chat.Close)
-	srv := httptest.NewServer(httpapi.New(httpapi.Config{Service: svc, Store: store, Metrics: prometheus.NewRegistry(),
-		Channels: httpapi.Channels{WebChatWidget: chat.Widget, WebChatDemo: chat.Demo, WebChatSocket: chat.Socket}}))
-	t.Cleanup(srv.Close)
+	svc, srv := serveChat(t, store, n)
 	org, _, err := svc.CreateOrg(ctx, "Acme")
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +64,39 @@ func newChatEnv(t *testing.T, store domain.Store, n domain.Notifier) *chatEnv {
 		t.Fatal(err)
 	}
 	return &chatEnv{t: t, svc: svc, org: org.ID, res: res, srv: srv}
+}
+
+// serveChat starts a server process's service and HTTP server on store.
+func serveChat(t *testing.T, store domain.Store, n domain.Notifier) (*service.Service, *httptest.Server) {
+	t.Helper()
+	pub, _, _ := license.GenerateKey()
+	svc := service.New(service.Config{Store: store, Clock: clock.System{}, IDs: ids.Random{},
+		Licenses: license.NewVerifier(pub), Identifiers: identifier.Normalizer{}})
+	chat := &webchat.Server{Service: svc, Notifier: n}
+	t.Cleanup(chat.Close)
+	srv := httptest.NewServer(httpapi.New(httpapi.Config{Service: svc, Store: store, Metrics: prometheus.NewRegistry(),
+		Channels: httpapi.Channels{WebChatWidget: chat.Widget, WebChatDemo: chat.Demo, WebChatSocket: chat.Socket}}))
+	t.Cleanup(srv.Close)
+	return svc, srv
+}
+
+// openPostgres opens n stores on one fresh database, as n processes.
+func openPostgres(t *testing.T, n int) []*postgres.DB {
+	t.Helper()
+	url := pgtestdb.New(t)
+	stores := make([]*postgres.DB, n)
+	for i := range stores {
+		db, err := postgres.Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		stores[i] = db
+	}
+	if err := stores[0].Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return stores
 }
 
 func openSQLite(t *testing.T) *sqlite.DB {
@@ -311,6 +340,42 @@ func TestWebChatProtocol(t *testing.T) {
 		got, err := e.svc.GetConversation(ctx, e.org, domain.ConversationID(ack["conversation"].(string)))
 		if err != nil || got.IdentifierAtStart != "mailto:ann@example.com" {
 			t.Fatalf("signed conversation %+v, %v: want it to join mailto:ann@example.com", got, err)
+		}
+	})
+
+	t.Run("delivery across two server processes on PostgreSQL", func(t *testing.T) {
+		stores := openPostgres(t, 2) // skips without PARLEY_TEST_POSTGRES
+		a := newChatEnv(t, stores[0], stores[0])
+		_, srvB := serveChat(t, stores[1], stores[1])
+		b := &chatEnv{t: t, svc: a.svc, org: a.org, res: a.res, srv: srvB}
+		c, _, err := b.dial("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.t = t
+		c.send(frame{"type": "hello"})
+		c.expect("welcome")
+		c.send(frame{"type": "message", "clientId": "pg1", "text": "Hello from B"})
+		ack := c.expect("", "ack")
+		conv := domain.ConversationID(ack["conversation"].(string))
+		// Process A writes; the socket is held by process B.
+		for i := range 3 {
+			if _, err := a.svc.AddMessage(ctx, a.org, conv, domain.Outbound, fmt.Sprint("from A ", i), ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		seen := map[float64]bool{}
+		for len(seen) < 4 {
+			m := c.expect("message")
+			if seen[m["seq"].(float64)] {
+				t.Fatalf("seq %v delivered twice", m["seq"])
+			}
+			seen[m["seq"].(float64)] = true
+		}
+		for seq := 1; seq <= 4; seq++ {
+			if !seen[float64(seq)] {
+				t.Errorf("seq %d never delivered by process B", seq)
+			}
 		}
 	})
 }
