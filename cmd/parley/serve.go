@@ -244,6 +244,9 @@ func cmdServe(ctx context.Context, c *cli, args []string) error {
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	srv.RegisterOnShutdown(operatorConsole.Close)
+	// Hijacked web chat sockets are not tracked by Shutdown: close them
+	// (1001, going away) so that their widgets reconnect elsewhere.
+	srv.RegisterOnShutdown(webChat.Close)
 	logger.Info("listening on http://"+addr, "addr", addr, "console", "http://"+addr+"/console/")
 	return serveUntilDone(ctx, srv, ln, logger, shutdownTimeout)
 }
