@@ -79,10 +79,11 @@ func TestMultiNodeIdentifierRace(t *testing.T) {
 	}
 }
 
-// newCluster migrates the database once, starts the nodes trusting one
-// operator key, creates an ENTERPRISE org with the admin command, and an
-// app published to production with a web chat resource through node 0.
-func newCluster(t *testing.T, bin, databaseURL string) *cluster {
+// newCluster migrates the database once, starts the nodes (with
+// serveFlags) trusting one operator key, creates an ENTERPRISE org with
+// the admin command, and an app published to production with a web chat
+// resource through node 0.
+func newCluster(t *testing.T, bin, databaseURL string, serveFlags ...string) *cluster {
 	t.Helper()
 	ctx := context.Background()
 	keyDir := t.TempDir()
@@ -99,7 +100,8 @@ func newCluster(t *testing.T, bin, databaseURL string) *cluster {
 	t.Cleanup(transport.CloseIdleConnections)
 	httpClient := &http.Client{Transport: transport, Timeout: 2 * time.Minute}
 	for range nodeCount {
-		c.nodes = append(c.nodes, proc.Start(t, bin, append([]string{"--data", t.TempDir()}, store...)...))
+		args := append(append([]string{"--data", t.TempDir()}, store...), serveFlags...)
+		c.nodes = append(c.nodes, proc.Start(t, bin, args...))
 	}
 
 	created := proc.ShellVars(proc.Run(t, bin, append([]string{"org", "create", "--data", t.TempDir(), "--name", "Acme",

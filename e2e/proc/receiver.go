@@ -1,0 +1,149 @@
+package proc
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/parleyhq/parley/client"
+)
+
+// Receiver is a local webhook endpoint for end-to-end tests: it checks
+// each request's Standard Webhooks signature (with the specification's Go
+// library), answers 200 after Delay, and records when each event id
+// arrived.
+type Receiver struct {
+	URL   string
+	delay time.Duration
+
+	mu       sync.Mutex
+	verifier *standardwebhooks.Webhook
+	arrivals map[string][]time.Time // webhook-id -> arrival times
+	invalid  int
+}
+
+// NewReceiver starts a receiver answering after delay; call SetSecret
+// before the first delivery.
+func NewReceiver(t testing.TB, delay time.Duration) *Receiver {
+	r := &Receiver{delay: delay, arrivals: map[string][]time.Time{}}
+	srv := httptest.NewServer(http.HandlerFunc(r.serve))
+	t.Cleanup(srv.Close)
+	r.URL = srv.URL
+	return r
+}
+
+// SetSecret sets the endpoint secret signatures are checked with.
+func (r *Receiver) SetSecret(t testing.TB, secret string) {
+	wh, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.mu.Lock()
+	r.verifier = wh
+	r.mu.Unlock()
+}
+
+func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
+	arrived := time.Now()
+	body, _ := io.ReadAll(req.Body)
+	r.mu.Lock()
+	verifier := r.verifier
+	r.mu.Unlock()
+	if verifier == nil || verifier.Verify(body, req.Header) != nil {
+		r.mu.Lock()
+		r.invalid++
+		r.mu.Unlock()
+		http.Error(w, "bad signature", http.StatusUnauthorized)
+		return
+	}
+	time.Sleep(r.delay)
+	id := req.Header.Get("webhook-id")
+	r.mu.Lock()
+	r.arrivals[id] = append(r.arrivals[id], arrived)
+	r.mu.Unlock()
+	w.WriteHeader(http.StatusOK)
+}
+
+// Arrivals returns a copy of the arrival times of each event id.
+func (r *Receiver) Arrivals() map[string][]time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string][]time.Time, len(r.arrivals))
+	for id, ts := range r.arrivals {
+		out[id] = append([]time.Time(nil), ts...)
+	}
+	return out
+}
+
+// Received returns how many requests were accepted (2xx), duplicates
+// included, and how many were refused for a bad signature.
+func (r *Receiver) Received() (accepted, invalid int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, ts := range r.arrivals {
+		accepted += len(ts)
+	}
+	return accepted, r.invalid
+}
+
+// WaitFor waits until every id has arrived at least once, or fails the
+// test after timeout.
+func (r *Receiver) WaitFor(t testing.TB, ids []string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		arrivals := r.Arrivals()
+		missing := 0
+		for _, id := range ids {
+			if len(arrivals[id]) == 0 {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d events not delivered after %s", missing, len(ids), timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// WaitDrained waits until the endpoint has no pending delivery left (so
+// every delivery a dead process had leased was taken over and sent), or
+// fails the test after timeout.
+func WaitDrained(t testing.TB, api *client.Client, endpointID string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		page, err := api.ListWebhookDeliveries(context.Background(), endpointID, client.ListWebhookDeliveriesParams{State: "pending", Limit: 1})
+		if err != nil {
+			t.Fatalf("listing pending deliveries: %v", err)
+		}
+		if len(page.Items) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("deliveries still pending after %s: %+v", timeout, page.Items[0])
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Duplicates returns the ids that arrived more than once and the number
+// of extra arrivals.
+func (r *Receiver) Duplicates() (ids []string, extra int) {
+	for id, ts := range r.Arrivals() {
+		if len(ts) > 1 {
+			ids = append(ids, id)
+			extra += len(ts) - 1
+		}
+	}
+	return ids, extra
+}
