@@ -24,8 +24,11 @@ func TestUpdateOrgWaitersHoldNoConnection(t *testing.T) {
 			defer wg.Done()
 			err := db.UpdateOrg(ctx, "org_busy", func(t2 domain.Tx) error {
 				time.Sleep(20 * time.Millisecond) // let the other writers pile up
+				// pg_locks covers the whole server: count this test
+				// database's waiters only, not other tests' servers.
 				return t2.(*tx).pg.QueryRow(ctx, `SELECT count(*) FROM pg_locks
-					WHERE locktype = 'advisory' AND NOT granted`).Scan(&waiting[i])
+					WHERE locktype = 'advisory' AND NOT granted
+					AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&waiting[i])
 			})
 			if err != nil {
 				t.Error(err)
