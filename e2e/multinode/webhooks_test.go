@@ -116,9 +116,15 @@ func startConversations(t *testing.T, c *cluster, round string, nodes int) {
 	storetest.RunConcurrently(webhookClients, func(k int) {
 		api := c.apis[k%nodes]
 		for n := next.Add(1); n <= webhookRoundEvents; n = next.Add(1) {
-			_, err := api.StartConversation(context.Background(), client.StartConversationRequest{
-				DeploymentID: c.deployment, ResourceID: c.resource, CustomerDestination: fmt.Sprintf("web-%s-%d", round, n),
-			})
+			var err error
+			for try := 0; try <= maxConflictRetries; try++ {
+				_, err = api.StartConversation(context.Background(), client.StartConversationRequest{
+					DeploymentID: c.deployment, ResourceID: c.resource, CustomerDestination: fmt.Sprintf("web-%s-%d", round, n),
+				})
+				if client.Code(err) != "conflict" { // conflict: retries ran out, nothing changed
+					break
+				}
+			}
 			if err != nil {
 				t.Errorf("starting conversation %d: %v", n, err)
 				return
