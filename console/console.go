@@ -33,9 +33,14 @@ type Config struct {
 	Logger  *slog.Logger
 	// SessionTTL is how long a sign-in lasts; 0 means DefaultSessionTTL.
 	SessionTTL time.Duration
-	// PollInterval is how often a live transcript reads new messages;
-	// 0 means DefaultPollInterval.
+	// PollInterval is how often a live transcript reads new messages and
+	// the conversation's status; 0 means DefaultPollInterval. With a
+	// Notifier, new messages come at once and the poll is a fallback, five
+	// times slower.
 	PollInterval time.Duration
+	// Notifier announces the messages every server process writes
+	// (PostgreSQL LISTEN/NOTIFY; in process for SQLite); nil to poll only.
+	Notifier domain.Notifier
 }
 
 // Console serves the operator console. Close ends its live streams.
@@ -44,6 +49,7 @@ type Console struct {
 	log      *slog.Logger
 	ttl      time.Duration
 	poll     time.Duration
+	notifier domain.Notifier
 	pages    *pages
 	mux      *http.ServeMux
 	closing  chan struct{}
@@ -54,7 +60,7 @@ type Console struct {
 // under /console and nothing else).
 func New(cfg Config) *Console {
 	c := &Console{
-		svc: cfg.Service, log: cfg.Logger, ttl: cfg.SessionTTL, poll: cfg.PollInterval,
+		svc: cfg.Service, log: cfg.Logger, ttl: cfg.SessionTTL, poll: cfg.PollInterval, notifier: cfg.Notifier,
 		pages: loadPages(), mux: http.NewServeMux(), closing: make(chan struct{}),
 	}
 	if c.log == nil {
@@ -65,6 +71,9 @@ func New(cfg Config) *Console {
 	}
 	if c.poll <= 0 {
 		c.poll = DefaultPollInterval
+	}
+	if c.notifier != nil {
+		c.poll *= 5
 	}
 	for _, rt := range c.routes() {
 		c.mux.Handle(rt.method+" "+rt.pattern, c.wrap(rt))

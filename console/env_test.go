@@ -42,6 +42,13 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvPolling(t, 50*time.Millisecond, false)
+}
+
+// newEnvPolling is newEnv with the live transcripts' poll interval, and
+// with the store's notifier when notified.
+func newEnvPolling(t *testing.T, poll time.Duration, notified bool) *env {
+	t.Helper()
 	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "parley.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +67,11 @@ func newEnv(t *testing.T) *env {
 		Webhooks: webhook.NewGuard(true, nil),
 	})
 	api := httpapi.New(httpapi.Config{Service: svc, Store: store, Metrics: prometheus.NewRegistry()})
-	c := New(Config{Service: svc, PollInterval: 50 * time.Millisecond})
+	cfg := Config{Service: svc, PollInterval: poll}
+	if notified {
+		cfg.Notifier = store
+	}
+	c := New(cfg)
 	mux := http.NewServeMux()
 	mux.Handle("/console", c)
 	mux.Handle("/console/", c)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/domain"
+	"github.com/parleyhq/parley/service"
 )
 
 // liveMessage is a message as the live transcript stream sends it.
@@ -26,7 +27,8 @@ type liveStatus struct {
 	Status string `json:"status"`
 }
 
-// live streams a conversation's new messages as Server-Sent Events: every
+// live streams a conversation's new messages as Server-Sent Events (woken
+// by the notifier when there is one, polling otherwise): every
 // message after the one the page (or the reconnecting browser's
 // Last-Event-ID) saw, then each new one as it is written, and a status
 // event when the conversation closes, which ends the stream.
@@ -72,6 +74,22 @@ type stream struct {
 // browser to reconnect.
 func (s *stream) run(r *http.Request) {
 	done := s.c.done(r.Context())
+	wake := make(chan struct{}, 1)
+	if s.c.notifier != nil {
+		cancel := s.c.notifier.Subscribe(domain.TopicMessages, func(payload string) {
+			// "" means notifications may have been lost: read again.
+			if payload != "" {
+				if _, conv, _, ok := service.ParseMessageNote(payload); !ok || conv != s.conv {
+					return
+				}
+			}
+			select {
+			case wake <- struct{}{}:
+			default:
+			}
+		})
+		defer cancel()
+	}
 	ticker := time.NewTicker(s.c.poll)
 	defer ticker.Stop()
 	end := time.After(maxStream)
@@ -89,6 +107,7 @@ func (s *stream) run(r *http.Request) {
 		case <-end:
 			return
 		case <-ticker.C:
+		case <-wake:
 		}
 	}
 }

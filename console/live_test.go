@@ -2,9 +2,11 @@ package console
 
 import (
 	"bufio"
+	"context"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parleyhq/parley/client"
 )
@@ -78,4 +80,40 @@ func TestConsoleLiveStream(t *testing.T) {
 	if ev, ok := <-events; ok {
 		t.Errorf("the stream goes on after the close: %s", ev)
 	}
+}
+
+// TestConsoleLiveNotified checks that with the store's notifier a new
+// message reaches an open stream at once, long before the next poll.
+func TestConsoleLiveNotified(t *testing.T) {
+	e := newEnvPolling(t, time.Hour, true)
+	e.catchUp()
+	a := e.newTenant("a")
+	conv := e.start(a, "web-1", "")
+	br := e.browser()
+	if r := br.signIn(a.key.Secret); r.status != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d", r.status)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", e.srv.URL+"/console/conversations/"+conv.ID+"/live?after=0", nil)
+	must(t, err)
+	resp, err := br.hc.Do(req)
+	must(t, err)
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() && sc.Text() != "" { // the retry preamble: the stream is open
+	}
+	start := time.Now()
+	_, err = a.api.AddMessage(t.Context(), conv.ID, client.AddMessageRequest{Text: "hello"})
+	must(t, err)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "data: ") {
+			if !strings.Contains(sc.Text(), `"text":"hello"`) {
+				t.Errorf("event %s", sc.Text())
+			}
+			t.Logf("message streamed %v after it was written", time.Since(start))
+			return
+		}
+	}
+	t.Fatalf("no message event before the timeout (the poll is an hour): %v", sc.Err())
 }

@@ -218,7 +218,7 @@ func cmdServe(ctx context.Context, c *cli, args []string) error {
 			WebChatSocket: webChat.Socket,
 		},
 	})
-	operatorConsole := console.New(console.Config{Service: svc, Logger: logger})
+	operatorConsole := console.New(console.Config{Service: svc, Logger: logger, Notifier: notifier})
 	handler := withConsole(api, operatorConsole)
 	smsCtx, stopSMS := context.WithCancel(context.WithoutCancel(ctx))
 	smsDone := make(chan struct{})
