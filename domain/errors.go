@@ -31,6 +31,9 @@ const (
 	// CodeURLForbidden: a webhook URL resolves to an address deliveries may
 	// not reach (private, loopback, link-local...).
 	CodeURLForbidden = "url_forbidden"
+	// CodeInvalidDefinition refuses a bot definition; details.path is a
+	// JSON pointer to its first problem.
+	CodeInvalidDefinition = "invalid_definition"
 )
 
 // Error is a coded error. Message is safe to show to API clients; Details
