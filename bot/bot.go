@@ -116,6 +116,11 @@ func (p *Problem) AsError() *domain.Error {
 	return domain.Errorf(domain.CodeInvalidDefinition, "%s", p.Error()).WithDetail("path", p.Path)
 }
 
+// Invalid returns the invalid_definition error of a problem at path.
+func Invalid(path, format string, args ...any) *domain.Error {
+	return problem(path, format, args...).AsError()
+}
+
 func problem(path, format string, args ...any) *Problem {
 	return &Problem{Path: path, Message: fmt.Sprintf(format, args...)}
 }

@@ -30,6 +30,7 @@ var problemKinds = map[string]problemKind{
 	domain.CodeInvalidArgument:      {http.StatusBadRequest, "Invalid argument"},
 	domain.CodeIdentifierInvalid:    {http.StatusBadRequest, "Invalid customer identifier"},
 	domain.CodeURLForbidden:         {http.StatusBadRequest, "Webhook URL refused"},
+	domain.CodeInvalidDefinition:    {http.StatusBadRequest, "Invalid bot definition"},
 	domain.CodeUnauthorized:         {http.StatusUnauthorized, "Unauthorized"},
 	domain.CodeLicenseRequired:      {http.StatusForbidden, "Licence required"},
 	domain.CodeForbidden:            {http.StatusForbidden, "Forbidden"},

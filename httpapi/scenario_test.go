@@ -29,11 +29,11 @@ func TestScenario(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	version, err := c.CreateVersion(ctx, app.ID, client.CreateVersionRequest{Definition: json.RawMessage(`{"greeting": "hi"}`)})
+	version, err := c.CreateVersion(ctx, app.ID, client.CreateVersionRequest{Definition: json.RawMessage(`{"description": "hi"}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if version.Number != 1 || string(version.Definition) != `{"greeting":"hi"}` {
+	if version.Number != 1 || string(version.Definition) != `{"description":"hi"}` {
 		t.Fatalf("version = %+v (definition %s)", version, version.Definition)
 	}
 	dep, err := c.Publish(ctx, app.ID, client.PublishRequest{VersionID: version.ID, Environment: client.EnvProduction})

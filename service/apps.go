@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 
+	"github.com/parleyhq/parley/bot"
 	"github.com/parleyhq/parley/domain"
 )
 
@@ -45,10 +46,12 @@ func (s *Service) ListApps(ctx context.Context, org domain.OrgID) (apps []domain
 }
 
 // CreateVersion stores a new immutable version of app, numbered one past the
-// latest. definition must be a JSON object (empty means {}).
-// Errors: invalid_argument, not_found (app).
+// latest. definition is a bot definition (docs/BOTS.md; empty means {}),
+// checked before anything is stored.
+// Errors: invalid_definition (with details.path), invalid_argument
+// (too large), not_found (app).
 func (s *Service) CreateVersion(ctx context.Context, org domain.OrgID, app domain.AppID, definition json.RawMessage) (domain.AppVersion, error) {
-	def, err := checkDefinition(definition)
+	def, err := s.checkDefinition(definition)
 	if err != nil {
 		return domain.AppVersion{}, err
 	}
@@ -73,7 +76,8 @@ func (s *Service) CreateVersion(ctx context.Context, org domain.OrgID, app domai
 	return v, err
 }
 
-func checkDefinition(definition json.RawMessage) (json.RawMessage, error) {
+// checkDefinition checks a bot definition and returns it compacted.
+func (s *Service) checkDefinition(definition json.RawMessage) (json.RawMessage, error) {
 	definition = bytes.TrimSpace(definition)
 	if len(definition) == 0 || string(definition) == "null" {
 		return json.RawMessage(`{}`), nil
@@ -81,13 +85,12 @@ func checkDefinition(definition json.RawMessage) (json.RawMessage, error) {
 	if len(definition) > maxDefinitionBytes {
 		return nil, invalidf("definition is larger than %d bytes", maxDefinitionBytes)
 	}
-	var obj map[string]any
-	if err := json.Unmarshal(definition, &obj); err != nil {
-		return nil, invalidf("definition must be a JSON object")
+	if err := s.bots.check(definition); err != nil {
+		return nil, err
 	}
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, definition); err != nil {
-		return nil, invalidf("definition must be a JSON object")
+		return nil, bot.Invalid("", "the definition is not valid JSON")
 	}
 	return compact.Bytes(), nil
 }

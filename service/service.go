@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/parleyhq/parley/bot"
 	"github.com/parleyhq/parley/domain"
 )
 
@@ -24,6 +25,8 @@ type Config struct {
 	// webhook endpoints cannot be created.
 	Webhooks WebhookPolicy
 	Logger   *slog.Logger
+	// BotLimits bound each bot turn; zero fields take bot.DefaultLimits.
+	BotLimits bot.Limits
 }
 
 // Service implements Parley's operations on top of a domain.Store.
@@ -35,6 +38,7 @@ type Service struct {
 	identifiers domain.IdentifierNormalizer
 	webhooks    WebhookPolicy
 	log         *slog.Logger
+	bots        *botCache
 
 	// verified caches licence tokens whose signature checked out; tokens
 	// are immutable, so only expiry and org are checked again per use.
@@ -47,7 +51,13 @@ func New(cfg Config) *Service {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	engine, err := bot.NewEngine(BotCatalogue(), cfg.BotLimits)
+	if err != nil {
+		// Only a defect of the expression environment can fail here.
+		panic(err)
+	}
 	return &Service{
+		bots:        newBotCache(engine),
 		store:       cfg.Store,
 		clock:       cfg.Clock,
 		ids:         cfg.IDs,
