@@ -342,6 +342,9 @@ const (
 	EventMessageSent               = "message.sent"
 	EventCustomerIdentifierChanged = "customer.identifier_changed"
 	EventDeploymentPublished       = "deployment.published"
+	// EventTurnFailed: a bot turn broke its chain (a thrown error, a failed
+	// expression, a limit); the conversation stays live.
+	EventTurnFailed = "turn.failed"
 	// EventRunFailed: a data operation or action failed (thrown error,
 	// nothing changed but the run log).
 	EventRunFailed = "run.failed"

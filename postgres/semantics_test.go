@@ -24,3 +24,5 @@ func TestInbound(t *testing.T) {
 		return stores
 	})
 }
+
+func TestBotTurns(t *testing.T) { storetest.RunBotTurns(t, factory) }

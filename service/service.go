@@ -79,9 +79,17 @@ func (s *Service) view(ctx context.Context, fn func(domain.Tx) error) error {
 }
 
 // update runs a read-write transaction on org's rows, serialized with the
-// other writers of org (domain.Store.UpdateOrg).
+// other writers of org (domain.Store.UpdateOrg). When a bot turn in it
+// fails in the store (not in the bot), fn runs again in a new transaction
+// where turns record the failure instead of running: the customer's
+// message is stored and the request does not fail because of the bot.
 func (s *Service) update(ctx context.Context, org domain.OrgID, fn func(domain.Tx) error) error {
-	return s.store.UpdateOrg(ctx, org, fn)
+	err := s.store.UpdateOrg(ctx, org, fn)
+	if tf, failed := errTurnFailure(err); failed {
+		s.log.Error("bot turn failed in the store; storing the request without it", "org", org, "err", tf.cause)
+		err = s.store.UpdateOrg(ctx, org, func(tx domain.Tx) error { return fn(botsOffTx{Tx: tx, cause: tf.cause}) })
+	}
+	return err
 }
 
 // laterOf returns the later of two instants.

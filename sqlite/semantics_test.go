@@ -31,3 +31,5 @@ func TestOperationFailures(t *testing.T) { storetest.RunFailures(t, factory) }
 func TestTemporalHistory(t *testing.T)   { storetest.RunTemporal(t, factory) }
 func TestOperations(t *testing.T)        { storetest.RunOperations(t, factory) }
 func TestInbound(t *testing.T)           { storetest.RunInbound(t, openShared) }
+
+func TestBotTurns(t *testing.T) { storetest.RunBotTurns(t, factory) }
