@@ -26,3 +26,15 @@ func TestInbound(t *testing.T) {
 }
 
 func TestBotTurns(t *testing.T) { storetest.RunBotTurns(t, factory) }
+
+// TestTurnsSerialized: 50 inbound messages at once to one conversation,
+// through three connection pools (three server processes).
+func TestTurnsSerialized(t *testing.T) {
+	storetest.RunTurnsSerialized(t, func(t testing.TB, n int) []domain.Store {
+		stores := make([]domain.Store, n)
+		for i, db := range postgres.OpenTestStores(t, n) {
+			stores[i] = db
+		}
+		return stores
+	}, 50)
+}

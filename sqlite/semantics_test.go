@@ -33,3 +33,7 @@ func TestOperations(t *testing.T)        { storetest.RunOperations(t, factory) }
 func TestInbound(t *testing.T)           { storetest.RunInbound(t, openShared) }
 
 func TestBotTurns(t *testing.T) { storetest.RunBotTurns(t, factory) }
+
+// TestTurnsSerialized: 50 inbound messages at once to one conversation,
+// through three handles on one database file.
+func TestTurnsSerialized(t *testing.T) { storetest.RunTurnsSerialized(t, openShared, 50) }

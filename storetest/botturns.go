@@ -3,8 +3,10 @@ package storetest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/parleyhq/parley/bot"
@@ -27,6 +29,7 @@ func RunBotTurns(t *testing.T, newStore Factory) {
 	t.Run("conversations stay on their version", func(t *testing.T) { botPinned(t, NewWorld(t, newStore(t))) })
 	t.Run("preview answers not_deployed", func(t *testing.T) { botPreview(t, NewWorld(t, newStore(t))) })
 	t.Run("a wait resumes on another server", func(t *testing.T) { botResume(t, newStore(t)) })
+	t.Run("a store failure in a turn keeps the message", func(t *testing.T) { botStoreFailure(t, newStore(t)) })
 }
 
 // PublishBot creates an app with a version of definition (YAML or JSON)
@@ -345,4 +348,52 @@ func botResume(t *testing.T, store domain.Store) {
 	other.Service = w.ServiceOn(store)
 	rec := other.Say(st.Conversation.ID, "+1 555 010 0009")
 	wantReplies(t, "answer on another server", rec.Replies, "Done: we now know you by +15550100009")
+}
+
+// turnFailingStore is a real store whose next SaveTurn fails as a broken
+// database would: it stands for a store failure in the middle of a turn.
+type turnFailingStore struct {
+	domain.Store
+	fail *atomic.Bool
+}
+
+func (s turnFailingStore) UpdateOrg(ctx context.Context, org domain.OrgID, fn func(domain.Tx) error) error {
+	return s.Store.UpdateOrg(ctx, org, func(tx domain.Tx) error { return fn(turnFailingTx{tx, s.fail}) })
+}
+
+type turnFailingTx struct {
+	domain.Tx
+	fail *atomic.Bool
+}
+
+func (t turnFailingTx) SaveTurn(ctx context.Context, turn domain.Turn) error {
+	if t.fail.CompareAndSwap(true, false) {
+		return errors.New("disk I/O error")
+	}
+	return t.Tx.SaveTurn(ctx, turn)
+}
+
+func botStoreFailure(t *testing.T, store domain.Store) {
+	fail := &atomic.Bool{}
+	w := NewWorld(t, turnFailingStore{store, fail})
+	d, _ := w.PublishBot(examples.ChangeNumber)
+	st := w.StartOn(d.ID, "tel:+15550100000")
+	fail.Store(true)
+	rec, err := w.Service.ReceiveInConversation(context.Background(), w.Org, st.Conversation.ID, "+1 555 010 0001", "client-1")
+	if err != nil {
+		t.Fatalf("a turn failing in the store failed the inbound message: %v", err)
+	}
+	if rec.Message.Text != "+1 555 010 0001" || rec.Message.Seq != 3 || len(rec.Replies) != 0 {
+		t.Fatalf("received: %+v", rec)
+	}
+	turns := w.Turns(st.Conversation.ID)
+	last := turns[len(turns)-1]
+	if last.Outcome != "failed" || last.ErrorCode != domain.CodeInternal || last.MessageID != rec.Message.ID || last.WaitStep != "ask" {
+		t.Fatalf("turn: %+v", last)
+	}
+	if vars := w.session(st.Session.ID); vars["phone"] != nil {
+		t.Fatalf("the rolled back turn left variables: %v", vars)
+	}
+	// The bot still waits at its question: the next answer is handled.
+	wantReplies(t, "next answer", w.Say(st.Conversation.ID, "+1 555 010 0001").Replies, "Done:")
 }
