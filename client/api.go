@@ -200,6 +200,20 @@ func (c *Client) ListMessages(ctx context.Context, conversationID string, p List
 	return list[Message](ctx, c, http.MethodGet, "/v1/conversations/"+seg(conversationID)+"/messages", q, nil, "")
 }
 
+// ListTurns returns a conversation's bot turns with their traces, oldest
+// first. Errors: conversation_not_found.
+func (c *Client) ListTurns(ctx context.Context, conversationID string, p ListTurnsParams) ([]Turn, error) {
+	q := url.Values{}
+	setInt(q, "after", p.After)
+	setInt(q, "limit", int64(p.Limit))
+	return list[Turn](ctx, c, http.MethodGet, "/v1/conversations/"+seg(conversationID)+"/turns", q, nil, "")
+}
+
+// GetTurn returns a bot turn with its trace. Errors: not_found.
+func (c *Client) GetTurn(ctx context.Context, turnID string) (*Turn, error) {
+	return send[Turn](ctx, c, http.MethodGet, "/v1/turns/"+seg(turnID), nil, nil, "")
+}
+
 // CloseConversation closes a live conversation.
 // Errors: conversation_not_found, conversation_closed.
 func (c *Client) CloseConversation(ctx context.Context, conversationID string) (*Conversation, error) {

@@ -447,3 +447,77 @@ type ListEventsParams struct {
 	After int64
 	Limit int
 }
+
+// Turn is one bot turn of a conversation with its trace.
+type Turn struct {
+	ID                   string        `json:"id"`
+	ConversationID       string        `json:"conversationId"`
+	Number               int64         `json:"number"`
+	Trigger              string        `json:"trigger"` // conversation_started or message_received
+	MessageID            *string       `json:"messageId"`
+	VersionID            string        `json:"versionId"`
+	Outcome              string        `json:"outcome"` // idle, completed, waiting, closed or failed
+	Error                *CodedMessage `json:"error"`
+	WaitingAt            *string       `json:"waitingAt"` // the ask step the bot waits at
+	Trace                TurnTrace     `json:"trace"`
+	DurationMicroseconds int64         `json:"durationMicroseconds"`
+	StartedAt            time.Time     `json:"startedAt"`
+}
+
+// TurnTrace is what a turn did, step by step.
+type TurnTrace struct {
+	Trigger    string        `json:"trigger"`
+	Resumed    string        `json:"resumed,omitempty"`
+	Steps      []TraceStep   `json:"steps"`
+	Outcome    string        `json:"outcome"`
+	Error      *TraceFailure `json:"error,omitempty"`
+	DurationUS int64         `json:"durationUs"`
+}
+
+// TraceStep is one step a turn ran.
+type TraceStep struct {
+	Step        string          `json:"step"`
+	Kind        string          `json:"kind"`
+	Expressions []TraceExpr     `json:"expressions,omitempty"`
+	Sent        string          `json:"sent,omitempty"`
+	Operation   *TraceOperation `json:"operation,omitempty"`
+	Note        string          `json:"note,omitempty"`
+	Next        string          `json:"next,omitempty"`
+	Error       *TraceFailure   `json:"error,omitempty"`
+	DurationUS  int64           `json:"durationUs"`
+}
+
+// TraceExpr is one expression evaluated: its JSON pointer in the
+// definition, its result (JSON, truncated) and its CEL cost.
+type TraceExpr struct {
+	Path   string `json:"path"`
+	Result string `json:"result,omitempty"`
+	Cost   uint64 `json:"cost"`
+	Error  string `json:"error,omitempty"`
+}
+
+// TraceOperation is a data operation or action a do step ran.
+type TraceOperation struct {
+	Kind       string         `json:"kind"`
+	Name       string         `json:"name"`
+	RunID      string         `json:"runId,omitempty"`
+	Inputs     map[string]any `json:"inputs"`
+	Variable   string         `json:"variable,omitempty"`
+	Value      string         `json:"value,omitempty"`
+	Error      *TraceFailure  `json:"error,omitempty"`
+	DurationUS int64          `json:"durationUs"`
+}
+
+// TraceFailure is an error in a trace, with the step it happened at.
+type TraceFailure struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Step    string `json:"step,omitempty"`
+}
+
+// ListTurnsParams pages a conversation's turns: After is the number of the
+// last turn seen (0 for the start).
+type ListTurnsParams struct {
+	After int64
+	Limit int
+}

@@ -180,6 +180,8 @@ func (s *server) routes() []route {
 		{"GET", "/v1/conversations/{conversationId}/messages", s.listMessages, authed, plain},
 		{"POST", "/v1/conversations/{conversationId}/close", s.closeConversation, authed, plain},
 		{"GET", "/v1/conversations/{conversationId}/transcript", s.transcript, authed, plain},
+		{"GET", "/v1/conversations/{conversationId}/turns", s.listTurns, authed, plain},
+		{"GET", "/v1/turns/{turnId}", s.getTurn, authed, plain},
 
 		{"GET", "/v1/sessions/{sessionId}", s.getSession, authed, plain},
 		{"GET", "/v1/customers/{customerId}", s.getCustomer, authed, plain},
