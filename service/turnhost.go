@@ -52,12 +52,13 @@ func (h *turnHost) Run(ctx context.Context, call bot.Call) (bot.Result, error) {
 		}
 		res.Value, res.Error = nil, &domain.Error{Code: code, Message: domain.ErrorMessage(err)}
 	}
-	if rerr := h.tx.RecordRun(ctx, h.s.runRecord(h.conv.OrgID, req, res, clockStart, startedAt)); rerr != nil {
+	rec := h.s.runRecord(h.conv.OrgID, req, res, clockStart, startedAt)
+	if rerr := h.tx.RecordRun(ctx, rec); rerr != nil {
 		return bot.Result{}, rerr
 	}
 	out := bot.Result{Value: res.Value, Outcome: res.Error, RunID: string(res.RunID)}
 	if err != nil {
-		return out, h.runFailed(ctx, res, err)
+		return out, h.runFailed(ctx, rec, err)
 	}
 	if !op.readOnly {
 		if err := h.refresh(ctx, &out); err != nil {
@@ -86,17 +87,12 @@ func (h *turnHost) exec(ctx context.Context, op operation, inputs map[string]any
 	return op.exec(h.s, ctx, &runContext{org: h.conv.OrgID, tx: h.tx, args: a, conv: &conv})
 }
 
-// runFailed writes run.failed for a thrown failure and returns it.
-func (h *turnHost) runFailed(ctx context.Context, res RunResult, failure error) error {
-	err := h.tx.AppendEvent(ctx, domain.Event{
-		OrgID: h.conv.OrgID, Type: domain.EventRunFailed, Subject: string(res.RunID), CreatedAt: h.s.now(),
-		Payload: map[string]any{
-			"runId": string(res.RunID), "kind": string(res.Kind), "name": res.Name,
-			"conversationId": string(h.conv.ID), "sessionId": string(h.conv.SessionID),
-			"code": res.Error.Code, "message": res.Error.Message,
-		},
-	})
-	if err != nil {
+// runFailed writes run.failed for a thrown failure (as the API's failed
+// runs do, with the conversation) and returns the failure.
+func (h *turnHost) runFailed(ctx context.Context, rec domain.OperationRun, failure error) error {
+	e := runFailedEvent(rec, h.s.now())
+	e.Payload["conversationId"] = string(h.conv.ID)
+	if err := h.tx.AppendEvent(ctx, e); err != nil {
 		return err
 	}
 	return failure
