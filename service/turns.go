@@ -206,7 +206,7 @@ func (s *Service) saveTurn(ctx context.Context, tx domain.Tx, conv domain.Conver
 		OrgID: conv.OrgID, Type: domain.EventTurnFailed, Subject: string(conv.ID), CreatedAt: rec.StartedAt,
 		Payload: map[string]any{
 			"conversationId": string(conv.ID), "turnId": string(rec.ID), "step": turn.Failure.Step,
-			"code": turn.Failure.Code, "message": turn.Failure.Message, "messageId": nullIfEmpty(string(rec.MessageID)),
+			"errorCode": turn.Failure.Code, "errorMessage": turn.Failure.Message, "messageId": nullIfEmpty(string(rec.MessageID)),
 		},
 	})
 }
