@@ -57,6 +57,8 @@ func TestTenantIsolation(t *testing.T) {
 		"GET /v1/conversations/{conversationId}/messages":       {wantCode: domain.CodeConversationNotFound},
 		"POST /v1/conversations/{conversationId}/close":         {wantCode: domain.CodeConversationNotFound},
 		"GET /v1/conversations/{conversationId}/transcript":     {wantCode: domain.CodeConversationNotFound},
+		"GET /v1/conversations/{conversationId}/turns":          {wantCode: domain.CodeConversationNotFound},
+		"GET /v1/turns/{turnId}":                                {},
 		"GET /v1/sessions/{sessionId}":                          {},
 		"GET /v1/customers/{customerId}":                        {},
 		"GET /v1/customers/{customerId}/identifiers":            {},
@@ -163,7 +165,20 @@ func buildWorld(t *testing.T, c *client.Client) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, version, dep := publishApp(t, c, client.EnvProduction)
+	app, err := c.CreateApp(ctx, client.CreateAppRequest{Name: "bot"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A bot that answers, so the conversation has turns.
+	version, err := c.CreateVersion(ctx, app.ID, client.CreateVersionRequest{Definition: json.RawMessage(
+		`{"triggers": {"conversation_started": "hi", "message_received": "hi"}, "steps": {"hi": {"say": "'hello'"}}}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dep, err := c.Publish(ctx, app.ID, client.PublishRequest{VersionID: version.ID, Environment: client.EnvProduction})
+	if err != nil {
+		t.Fatal(err)
+	}
 	res, err := c.CreateChannelResource(ctx, client.CreateChannelResourceRequest{Kind: client.KindWebChat, Name: "site", Address: "widget"})
 	if err != nil {
 		t.Fatal(err)
@@ -183,6 +198,10 @@ func buildWorld(t *testing.T, c *client.Client) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	turns, err := c.ListTurns(ctx, st.Conversation.ID, client.ListTurnsParams{})
+	if err != nil || len(turns) != 2 {
+		t.Fatalf("turns %+v (%v)", turns, err)
+	}
 	endpoint, err := c.CreateWebhookEndpoint(ctx, client.CreateWebhookEndpointRequest{URL: "https://93.184.216.34/hooks"})
 	if err != nil {
 		t.Fatal(err)
@@ -191,7 +210,7 @@ func buildWorld(t *testing.T, c *client.Client) map[string]string {
 		"endpointId": endpoint.ID,
 		"keyId":      key.ID, "keySecret": key.Secret, "appId": app.ID, "versionId": version.ID,
 		"deploymentId": dep.ID, "resourceId": res.ID, "conversationId": st.Conversation.ID,
-		"sessionId": st.Session.ID, "customerId": st.Customer.ID, "runId": run.RunID,
+		"sessionId": st.Session.ID, "customerId": st.Customer.ID, "runId": run.RunID, "turnId": turns[0].ID,
 	}
 }
 
@@ -202,7 +221,8 @@ func snapshot(t *testing.T, c *client.Client, w map[string]string) []byte {
 		"/v1/org", "/v1/api-keys", "/v1/apps", "/v1/apps/{appId}", "/v1/apps/{appId}/versions",
 		"/v1/apps/{appId}/deployments", "/v1/channel-resources", "/v1/conversations",
 		"/v1/conversations/{conversationId}", "/v1/conversations/{conversationId}/messages",
-		"/v1/conversations/{conversationId}/transcript", "/v1/sessions/{sessionId}",
+		"/v1/conversations/{conversationId}/transcript", "/v1/conversations/{conversationId}/turns",
+		"/v1/sessions/{sessionId}",
 		"/v1/customers/{customerId}", "/v1/customers/{customerId}/identifiers",
 		"/v1/customers/{customerId}/conversations", "/v1/runs", "/v1/events",
 		"/v1/webhook-endpoints", "/v1/webhook-endpoints/{endpointId}/deliveries",

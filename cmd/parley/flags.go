@@ -85,15 +85,28 @@ func (f *flagSet) Int64(name, env string, value int64, usage string) *int64 {
 // given on the command line. Positional arguments are refused. It returns
 // flag.ErrHelp for -h and a *usageError for anything else wrong.
 func (f *flagSet) parse(args []string) error {
+	rest, err := f.parseArgs(args)
+	if err == nil && len(rest) > 0 {
+		return usagef("parley %s: unexpected argument %q", f.fs.Name(), rest[0])
+	}
+	return err
+}
+
+// parseArgs is parse for a command that takes positional arguments after
+// its flags: it returns them.
+func (f *flagSet) parseArgs(args []string) ([]string, error) {
 	if err := f.fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return err
+			return nil, err
 		}
-		return &usageError{msg: err.Error()}
+		return nil, &usageError{msg: err.Error()}
 	}
-	if f.fs.NArg() > 0 {
-		return usagef("parley %s: unexpected argument %q", f.fs.Name(), f.fs.Arg(0))
-	}
+	return f.fs.Args(), f.applyEnv()
+}
+
+// applyEnv sets every bound flag not given on the command line from its
+// environment variable.
+func (f *flagSet) applyEnv() error {
 	given := map[string]bool{}
 	f.fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
 	names := make([]string, 0, len(f.envOf))
