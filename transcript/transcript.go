@@ -92,7 +92,7 @@ func (e Expect) matches(s string) bool {
 // its name, and optionally its error code ("" for none; "-" means any)
 // and output value.
 type RunExpect struct {
-	Operation string `json:"operation"`
+	Operation string  `json:"operation"`
 	Error     *string `json:"error"`
 	Value     any     `json:"value"`
 	HasValue  bool    `json:"-"`
