@@ -10,3 +10,9 @@ import _ "embed"
 //
 //go:embed change-number/bot.yaml
 var ChangeNumber []byte
+
+// ChangeNumberJSON is examples/change-number/bot.json, the same bot as
+// JSON, for the API (the README's walkthrough posts it with curl).
+//
+//go:embed change-number/bot.json
+var ChangeNumberJSON []byte
