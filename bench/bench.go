@@ -196,21 +196,29 @@ func (w *workload) call(ctx context.Context, op string, c *clientState) error {
 
 // measure runs op from every client at once until duration has passed.
 func (w *workload) measure(ctx context.Context, op string, duration time.Duration) Stats {
+	return measure(ctx, w.driver.Name(), op, len(w.clients), duration, func(ctx context.Context, i int) error {
+		return w.call(ctx, op, w.clients[i])
+	})
+}
+
+// measure calls call(i) in a loop from each of clients goroutines at once
+// until duration has passed, and collects throughput and latency.
+func measure(ctx context.Context, driver, op string, clients int, duration time.Duration, call func(ctx context.Context, i int) error) Stats {
 	type clientResult struct {
 		latencies []time.Duration
 		errors    int
 		firstErr  error
 	}
-	results := make([]clientResult, len(w.clients))
+	results := make([]clientResult, clients)
 	start := time.Now()
 	deadline := start.Add(duration)
 	var wg sync.WaitGroup
-	for i, c := range w.clients {
+	for i := range clients {
 		wg.Go(func() {
 			r := &results[i]
 			for ctx.Err() == nil && time.Now().Before(deadline) {
 				t0 := time.Now()
-				err := w.call(ctx, op, c)
+				err := call(ctx, i)
 				if err != nil {
 					r.errors++
 					if r.firstErr == nil {
@@ -223,7 +231,7 @@ func (w *workload) measure(ctx context.Context, op string, duration time.Duratio
 		})
 	}
 	wg.Wait()
-	s := Stats{Driver: w.driver.Name(), Op: op, Clients: len(w.clients), Elapsed: time.Since(start)}
+	s := Stats{Driver: driver, Op: op, Clients: clients, Elapsed: time.Since(start)}
 	var all []time.Duration
 	for _, r := range results {
 		all = append(all, r.latencies...)

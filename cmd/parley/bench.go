@@ -33,6 +33,8 @@ type benchConfig struct {
 	// cpuProfile, when set, receives a CPU profile of the whole run (the
 	// server included with --self).
 	cpuProfile string
+	// scenario is bench.ScenarioOperations or bench.ScenarioBot.
+	scenario string
 }
 
 func parseBenchFlags(c *cli, args []string) (benchConfig, error) {
@@ -50,10 +52,11 @@ func parseBenchFlags(c *cli, args []string) (benchConfig, error) {
 	database := f.String("database", "", "",
 		"PostgreSQL URL for the in-process store (and the --self server's); empty: temporary SQLite files. The bench creates its own orgs there: use a database of its own")
 	cpuProfile := f.String("cpuprofile", "", "", "write a CPU profile of the run (with --self, the server's work included) to this file, for go tool pprof")
+	scenario := f.String("scenario", "", bench.ScenarioOperations, "operations: the data operations; bot: every client converses with the example bot (examples/change-number), one turn per message")
 	if err := f.parse(args); err != nil {
 		return benchConfig{}, err
 	}
-	cfg := benchConfig{url: *url, key: *key, self: *self, clients: *clients, duration: *duration, database: *database, cpuProfile: *cpuProfile}
+	cfg := benchConfig{url: *url, key: *key, self: *self, clients: *clients, duration: *duration, database: *database, cpuProfile: *cpuProfile, scenario: *scenario}
 	switch {
 	case cfg.self == (cfg.url != ""):
 		return cfg, usagef("parley bench: give either --url (with --key) or --self")
@@ -61,6 +64,8 @@ func parseBenchFlags(c *cli, args []string) (benchConfig, error) {
 		return cfg, usagef("parley bench: --key is required with --url")
 	case cfg.clients <= 0 || cfg.duration <= 0:
 		return cfg, usagef("parley bench: --clients and --duration must be positive")
+	case cfg.scenario != bench.ScenarioOperations && cfg.scenario != bench.ScenarioBot:
+		return cfg, usagef("parley bench: --scenario must be %s or %s", bench.ScenarioOperations, bench.ScenarioBot)
 	case cfg.database != "" && !isPostgresURL(cfg.database):
 		return cfg, usagef("parley bench: --database must be a PostgreSQL URL (postgres://...) or keyword/value string")
 	}
@@ -122,8 +127,14 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 	}
 	fmt.Fprintf(c.stdout, "# parley bench: %d clients, %s per operation and driver; HTTP target %s%s; in-process store %s\n",
 		cfg.clients, cfg.duration, target, map[bool]string{true: " (--self, in this process)"}[cfg.self], store)
-	report, runErr := bench.Run(ctx, bench.Config{Clients: cfg.clients, Duration: cfg.duration, Progress: c.stderr},
-		&bench.HTTP{Client: nodes[0], Nodes: nodes}, &bench.InProcess{Service: inProcess, Org: inOrg})
+	benchCfg := bench.Config{Clients: cfg.clients, Duration: cfg.duration, Progress: c.stderr}
+	var report bench.Report
+	var runErr error
+	if cfg.scenario == bench.ScenarioBot {
+		report, runErr = bench.RunBot(ctx, benchCfg, &bench.HTTPBot{Client: nodes[0], Nodes: nodes}, &bench.InProcessBot{Service: inProcess, Org: inOrg})
+	} else {
+		report, runErr = bench.Run(ctx, benchCfg, &bench.HTTP{Client: nodes[0], Nodes: nodes}, &bench.InProcess{Service: inProcess, Org: inOrg})
+	}
 	if len(report.Comparisons) > 0 {
 		if err := report.Print(c.stdout); err != nil {
 			return err

@@ -75,3 +75,18 @@ tests:
 		t.Fatalf("no files: %+v", r)
 	}
 }
+
+// TestBenchBotScenario converses with the example bot for a moment, over
+// HTTP and in process, without an error.
+func TestBenchBotScenario(t *testing.T) {
+	r := mustParley(t, nil, "bench", "--self", "--scenario", "bot", "--clients", "3", "--duration", "300ms")
+	fields := strings.Join(strings.Fields(r.stdout), " ")
+	for _, want := range []string{"bot turn http", "bot turn in-process"} {
+		if !strings.Contains(fields, want) {
+			t.Errorf("bench output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if r := parley(t, nil, "bench", "--self", "--scenario", "chat"); r.code != 2 {
+		t.Fatalf("unknown scenario: %+v", r)
+	}
+}
