@@ -119,24 +119,26 @@ func TestBenchFlagsResolution(t *testing.T) {
 		want    benchConfig
 		wantErr string
 	}{
-		{name: "self", args: []string{"--self"}, want: benchConfig{self: true, clients: 32, duration: 10 * time.Second}},
+		{name: "self", args: []string{"--self"}, want: benchConfig{self: true, clients: 32, duration: 10 * time.Second, scenario: "operations"}},
 		{
 			name: "url and key from environment",
 			env:  map[string]string{"PARLEY_URL": "http://127.0.0.1:8080", "PARLEY_KEY": "pk_x"},
 			args: []string{"--clients", "8", "--duration", "2s"},
-			want: benchConfig{url: "http://127.0.0.1:8080", key: "pk_x", clients: 8, duration: 2 * time.Second},
+			want: benchConfig{url: "http://127.0.0.1:8080", key: "pk_x", clients: 8, duration: 2 * time.Second, scenario: "operations"},
 		},
 		{
 			name: "postgres for the in-process store",
 			args: []string{"--self", "--database", "postgres://p@h/db"},
-			want: benchConfig{self: true, clients: 32, duration: 10 * time.Second, database: "postgres://p@h/db"},
+			want: benchConfig{self: true, clients: 32, duration: 10 * time.Second, database: "postgres://p@h/db", scenario: "operations"},
 		},
 		{
 			name: "never the server's database from the environment",
 			env:  map[string]string{"PARLEY_DATABASE_URL": "postgres://prod@h/db"},
 			args: []string{"--self"},
-			want: benchConfig{self: true, clients: 32, duration: 10 * time.Second},
+			want: benchConfig{self: true, clients: 32, duration: 10 * time.Second, scenario: "operations"},
 		},
+		{name: "bot scenario", args: []string{"--self", "--scenario", "bot"}, want: benchConfig{self: true, clients: 32, duration: 10 * time.Second, scenario: "bot"}},
+		{name: "unknown scenario", args: []string{"--self", "--scenario", "chat"}, wantErr: "--scenario"},
 		{name: "neither url nor self", wantErr: "either --url"},
 		{name: "both url and self", args: []string{"--self", "--url", "http://x"}, wantErr: "either --url"},
 		{name: "url without key", args: []string{"--url", "http://x"}, wantErr: "--key is required"},

@@ -86,7 +86,4 @@ func TestBenchBotScenario(t *testing.T) {
 			t.Errorf("bench output lacks %q:\n%s", want, r.stdout)
 		}
 	}
-	if r := parley(t, nil, "bench", "--self", "--scenario", "chat"); r.code != 2 {
-		t.Fatalf("unknown scenario: %+v", r)
-	}
 }
