@@ -281,11 +281,21 @@ func (c *Client) GetRun(ctx context.Context, runID string) (*Run, error) {
 	return send[Run](ctx, c, http.MethodGet, "/v1/runs/"+seg(runID), nil, nil, "")
 }
 
-// ListEvents returns outbox events after a sequence number, oldest first.
+// ListEvents returns outbox events after a sequence number, oldest first,
+// filtered by p. Errors: invalid_argument.
 func (c *Client) ListEvents(ctx context.Context, p ListEventsParams) (*EventPage, error) {
 	q := url.Values{}
 	setInt(q, "after", p.After)
 	setInt(q, "limit", int64(p.Limit))
+	for _, t := range p.Types {
+		q.Add("type", t)
+	}
+	if p.CustomerID != "" {
+		q.Set("customerId", p.CustomerID)
+	}
+	if p.ConversationID != "" {
+		q.Set("conversationId", p.ConversationID)
+	}
 	return send[EventPage](ctx, c, http.MethodGet, "/v1/events", q, nil, "")
 }
 

@@ -442,10 +442,15 @@ type EventPage struct {
 	Next  int64   `json:"next"`
 }
 
-// ListEventsParams pages events after a sequence number.
+// ListEventsParams pages events after a sequence number; the filters keep
+// events of any of Types, about CustomerID (its conversations' events
+// included) and about ConversationID. Zero fields do not filter.
 type ListEventsParams struct {
-	After int64
-	Limit int
+	After          int64
+	Limit          int
+	Types          []string
+	CustomerID     string
+	ConversationID string
 }
 
 // Turn is one bot turn of a conversation with its trace.

@@ -107,6 +107,18 @@ func TestEndToEndScenario(t *testing.T) {
 	if got := find(t, api, oldID); len(got) != 0 {
 		t.Errorf("find(%s) = %v, want none", oldID, got)
 	}
+	// The old number's timeline: the customer held it until the update;
+	// the new one's holder, looked up by identifier.
+	timeline, err := api.IdentifierHolders(ctx, "tel:+15550100000", client.PageParams{})
+	must(t, err)
+	if len(timeline.Items) != 1 || timeline.Items[0].CustomerID != customer || timeline.Items[0].ValidTo == nil {
+		t.Errorf("timeline of tel:+15550100000 = %+v, want %s until the update", timeline.Items, customer)
+	}
+	holders, err := api.ListCustomers(ctx, client.ListCustomersParams{Identifier: newID})
+	must(t, err)
+	if len(holders.Items) != 1 || holders.Items[0].ID != customer {
+		t.Errorf("customers holding %s = %+v, want %s", newID, holders.Items, customer)
+	}
 
 	// A conflicting update: false, identifier_taken naming the holder, and
 	// nothing changes.

@@ -105,8 +105,8 @@ func (s *server) listConversations(w http.ResponseWriter, r *http.Request) error
 	}
 	page := conversationPageResponse{Items: mapItems(cs, toConversation).Items}
 	if len(cs) == f.Limit {
-		next := encodeCursor(cs[len(cs)-1])
-		page.NextCursor = &next
+		last := cs[len(cs)-1]
+		page.NextCursor = encodeCursor(last.StartedAt, string(last.ID))
 	}
 	return writeJSON(w, http.StatusOK, page)
 }
@@ -139,22 +139,26 @@ func conversationFilter(r *http.Request) (domain.ConversationFilter, error) {
 		return f, err
 	}
 	if c := q.Get("cursor"); c != "" {
-		if f.BeforeStartedAt, f.BeforeID, err = decodeCursor(c); err != nil {
+		var id string
+		if f.BeforeStartedAt, id, err = decodeCursor(c); err != nil {
 			return f, err
 		}
+		f.BeforeID = domain.ConversationID(id)
 	}
 	return f, nil
 }
 
-// encodeCursor makes the opaque keyset cursor after conversation c.
-func encodeCursor(c domain.Conversation) string {
-	raw := strconv.FormatInt(c.StartedAt.UnixMicro(), 10) + "|" + string(c.ID)
-	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+// encodeCursor makes an opaque keyset cursor: the time and id of the last
+// item of a page.
+func encodeCursor(at time.Time, id string) *string {
+	raw := strconv.FormatInt(at.UnixMicro(), 10) + "|" + id
+	cursor := base64.RawURLEncoding.EncodeToString([]byte(raw))
+	return &cursor
 }
 
 // decodeCursor reads a cursor made by encodeCursor.
 // Errors: invalid_argument.
-func decodeCursor(cursor string) (time.Time, domain.ConversationID, error) {
+func decodeCursor(cursor string) (time.Time, string, error) {
 	bad := invalid("cursor is not a cursor returned by this API")
 	raw, err := base64.RawURLEncoding.DecodeString(cursor)
 	if err != nil {
@@ -169,7 +173,7 @@ func decodeCursor(cursor string) (time.Time, domain.ConversationID, error) {
 	if year := at.Year(); year < 1 || year > 9999 {
 		return time.Time{}, "", bad
 	}
-	return at, domain.ConversationID(id), nil
+	return at, id, nil
 }
 
 func conversationID(r *http.Request) domain.ConversationID {

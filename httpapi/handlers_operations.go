@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/parleyhq/parley/domain"
 	"github.com/parleyhq/parley/service"
@@ -105,26 +107,53 @@ func (s *server) getRun(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, toRun(run))
 }
 
+// listEvents answers the events after the after cursor, oldest first,
+// filtered by type (type=a&type=b or type=a,b: any of them), customerId
+// (the customer's conversations included) and conversationId.
 func (s *server) listEvents(w http.ResponseWriter, r *http.Request) error {
-	q, err := queryValues(r)
+	f, err := eventFilter(r)
 	if err != nil {
 		return err
 	}
-	limit, err := queryLimit(q)
+	events, err := s.svc.FindEvents(r.Context(), orgOf(r), f)
 	if err != nil {
 		return err
 	}
-	after, err := queryInt(q, "after", 0)
-	if err != nil {
-		return err
-	}
-	events, err := s.svc.ListEvents(r.Context(), orgOf(r), after, limit)
-	if err != nil {
-		return err
-	}
-	page := eventPageResponse{Items: mapItems(events, toEvent).Items, Next: after}
+	page := eventPageResponse{Items: mapItems(events, toEvent).Items, Next: f.After}
 	if len(events) > 0 {
 		page.Next = events[len(events)-1].Seq
 	}
 	return writeJSON(w, http.StatusOK, page)
+}
+
+// eventFilter reads the query of listEvents. Errors: invalid_argument.
+func eventFilter(r *http.Request) (domain.EventFilter, error) {
+	var f domain.EventFilter
+	q, err := queryValues(r)
+	if err != nil {
+		return f, err
+	}
+	if f.Limit, err = queryLimit(q); err != nil {
+		return f, err
+	}
+	if f.After, err = queryInt(q, "after", 0); err != nil {
+		return f, err
+	}
+	for _, v := range q["type"] {
+		for t := range strings.SplitSeq(v, ",") {
+			if t = strings.TrimSpace(t); t != "" && !slices.Contains(f.Types, t) {
+				f.Types = append(f.Types, t)
+			}
+		}
+	}
+	if q.Has("type") && len(f.Types) == 0 {
+		return f, invalid("query parameter type is empty; leave it out for every type")
+	}
+	customer, err := queryID(q, "customerId")
+	if err != nil {
+		return f, err
+	}
+	conversation, err := queryID(q, "conversationId")
+	f.CustomerID, f.ConversationID = domain.CustomerID(customer), domain.ConversationID(conversation)
+	return f, err
 }

@@ -184,9 +184,11 @@ func (s *server) routes() []route {
 		{"GET", "/v1/turns/{turnId}", s.getTurn, authed, plain},
 
 		{"GET", "/v1/sessions/{sessionId}", s.getSession, authed, plain},
+		{"GET", "/v1/customers", s.listCustomers, authed, plain},
 		{"GET", "/v1/customers/{customerId}", s.getCustomer, authed, plain},
 		{"GET", "/v1/customers/{customerId}/identifiers", s.customerIdentifiers, authed, plain},
 		{"GET", "/v1/customers/{customerId}/conversations", s.customerConversations, authed, plain},
+		{"GET", "/v1/identifiers/{identifier}/holders", s.identifierHolders, authed, plain},
 
 		{"POST", "/v1/data-operations/{name}", s.runDataOperation, authed, idem},
 		{"POST", "/v1/actions/{name}", s.runAction, authed, idem},

@@ -274,6 +274,18 @@ func toInterval(iv domain.IdentifierInterval) intervalResponse {
 	}
 }
 
+type customerPageResponse struct {
+	Items      []customerResponse `json:"items"`
+	NextCursor *string            `json:"nextCursor"`
+}
+
+// holderPageResponse is a page of an identifier's timeline.
+type holderPageResponse struct {
+	Identifier string             `json:"identifier"` // normalized
+	Items      []intervalResponse `json:"items"`
+	NextCursor *string            `json:"nextCursor"`
+}
+
 type conversationIDsResponse struct {
 	ConversationIDs []string `json:"conversationIds"`
 }

@@ -46,12 +46,16 @@ func patternParams(pattern string) []string {
 // object: an implausible one is an unknown operation, not a missing object.
 var nameParams = map[string]bool{"name": true}
 
+// textParams are the path wildcards that are text, not ids (a customer
+// identifier may hold spaces): the service checks them.
+var textParams = map[string]bool{"identifier": true}
+
 // checkPathValues refuses a request whose path wildcards cannot be ids,
 // so they never reach the store. Errors: not_found, invalid_argument (an
 // operation name).
 func checkPathValues(r *http.Request, params []string) error {
 	for _, name := range params {
-		if plausibleID(r.PathValue(name)) {
+		if textParams[name] || plausibleID(r.PathValue(name)) {
 			continue
 		}
 		if nameParams[name] {

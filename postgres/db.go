@@ -78,7 +78,10 @@ func newMigrationProvider(sqlDB *sql.DB) (*goose.Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: migration locker: %w", err)
 	}
-	provider, err := goose.NewProvider(goose.DialectPostgres, sqlDB, fsys, goose.WithSessionLocker(locker))
+	// Each stream of work owns migration numbers, so a migration may land
+	// after a higher-numbered one was applied: apply it too.
+	provider, err := goose.NewProvider(goose.DialectPostgres, sqlDB, fsys, goose.WithSessionLocker(locker),
+		goose.WithAllowOutofOrder(true))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: migrations: %w", err)
 	}

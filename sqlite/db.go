@@ -112,7 +112,10 @@ func newProvider(db *sql.DB) (*goose.Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	return goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true))
+	// Each stream of work owns migration numbers, so a migration may land
+	// after a higher-numbered one was applied: apply it too.
+	return goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true),
+		goose.WithAllowOutofOrder(true))
 }
 
 // Migrate applies every pending migration on the writer connection. It is

@@ -180,6 +180,7 @@ func readAll(ctx context.Context, t *testing.T, db *DB) {
 		for _, f := range filters {
 			calls = append(calls, func() error { _, err := tx.ListConversations(ctx, "o", f); return err })
 		}
+		calls = append(calls, lookups(ctx, tx, at)...)
 		for i, call := range calls {
 			if err := call(); err != nil && !domain.IsNotFound(err) {
 				return fmt.Errorf("read %d: %w", i, err)
@@ -245,4 +246,33 @@ func writeAll(ctx context.Context, t *testing.T, db *DB) {
 	if !errors.Is(err, rollback) {
 		t.Fatal(err)
 	}
+}
+
+// lookups are the calls of the LookupTx methods, with each filter.
+func lookups(ctx context.Context, tx domain.Tx, at time.Time) []func() error {
+	var calls []func() error
+	for _, f := range []domain.HolderFilter{
+		{Identifier: "i", Limit: 1},
+		{Identifier: "i", Limit: 1, AfterValidFrom: at, AfterPosition: 3},
+	} {
+		calls = append(calls, func() error { _, err := tx.IdentifierHolders(ctx, "o", f); return err })
+	}
+	for _, f := range []domain.CustomerFilter{
+		{Limit: 1},
+		{Limit: 1, BeforeCreatedAt: at, BeforeID: "c"},
+		{Limit: 1, Identifier: "i"},
+	} {
+		calls = append(calls, func() error { _, err := tx.ListCustomers(ctx, "o", f); return err })
+	}
+	for _, f := range []domain.EventFilter{
+		{Limit: 1, Types: []string{"a"}},
+		{Limit: 1, Types: []string{"a", "b"}},
+		{Limit: 1, CustomerID: "c"},
+		{Limit: 1, ConversationID: "cv"},
+		{Limit: 1, CustomerID: "c", Types: []string{"a"}},
+		{Limit: 1, CustomerID: "c", ConversationID: "cv", After: 3},
+	} {
+		calls = append(calls, func() error { _, err := tx.FilterEvents(ctx, "o", f); return err })
+	}
+	return calls
 }

@@ -1,0 +1,9 @@
+package sqlite_test
+
+import (
+	"testing"
+
+	"github.com/parleyhq/parley/storetest"
+)
+
+func TestLookupContract(t *testing.T) { storetest.RunLookup(t, factory) }
