@@ -63,6 +63,14 @@ func TestTenantIsolation(t *testing.T) {
 		"GET /v1/customers/{customerId}":                        {},
 		"GET /v1/customers/{customerId}/identifiers":            {},
 		"GET /v1/customers/{customerId}/conversations":          {},
+		"GET /v1/identifiers/{identifier}/holders": {
+			// An identifier names no object: B gets its own, empty, timeline.
+			check: func(t *testing.T, out map[string]any) {
+				if items, _ := out["items"].([]any); len(items) != 0 || out["identifier"] != "mailto:a@example.com" {
+					t.Errorf("B's timeline of A's identifier = %v, want empty", out)
+				}
+			},
+		},
 		"GET /v1/runs/{runId}":                                  {},
 		"GET /v1/webhook-endpoints/{endpointId}":                {},
 		"PATCH /v1/webhook-endpoints/{endpointId}":              {body: map[string]any{"enabled": false}},
@@ -147,6 +155,15 @@ func TestTenantIsolation(t *testing.T) {
 	if ids, _ := find.Strings(); err != nil || len(ids) != 0 {
 		t.Errorf("B finding A's identifier = %+v (%v), want none", find, err)
 	}
+	customers, err := b.ListCustomers(ctx, client.ListCustomersParams{Identifier: "mailto:a@example.com"})
+	if err != nil || len(customers.Items) != 0 {
+		t.Errorf("B looking up A's identifier = %+v (%v), want none", customers, err)
+	}
+	for _, p := range []client.ListEventsParams{{CustomerID: w["customerId"]}, {ConversationID: w["conversationId"]}} {
+		if events, err := b.ListEvents(ctx, p); err != nil || len(events.Items) != 0 {
+			t.Errorf("B's events about A's objects %+v = %+v (%v), want none", p, events, err)
+		}
+	}
 
 	if after := snapshot(t, a, w); !bytes.Equal(before, after) {
 		t.Errorf("org A's data changed:\nbefore %s\nafter  %s", before, after)
@@ -211,6 +228,7 @@ func buildWorld(t *testing.T, c *client.Client) map[string]string {
 		"keyId":      key.ID, "keySecret": key.Secret, "appId": app.ID, "versionId": version.ID,
 		"deploymentId": dep.ID, "resourceId": res.ID, "conversationId": st.Conversation.ID,
 		"sessionId": st.Session.ID, "customerId": st.Customer.ID, "runId": run.RunID, "turnId": turns[0].ID,
+		"identifier": "mailto:a@example.com",
 	}
 }
 
