@@ -39,9 +39,9 @@ func TestIdempotentRetryAfterCrash(t *testing.T) {
 
 func crashBetweenCommitAndAnswer(t *testing.T, bin string, storeArgs []string) {
 	ctx := context.Background()
-	acme := createOrgOn(t, bin, storeArgs, "Acme")
 	held := filepath.Join(t.TempDir(), "held")
 	srv := proc.StartEnv(t, bin, []string{"PARLEY_TEST_HOLD_ANSWERS=" + held}, storeArgs...)
+	acme := createOrgOn(t, bin, storeArgs, "Acme")
 	api := client.New(srv.URL(), acme.key)
 
 	// Setup without Idempotency-Key: nothing is held.

@@ -6,9 +6,11 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parleyhq/parley/client"
 	"github.com/parleyhq/parley/domain"
+	"github.com/parleyhq/parley/license"
 )
 
 // newPublishedEnv is a test server with an ENTERPRISE org (its client and a
@@ -110,5 +112,37 @@ func TestEmptyCustomerIdentifier(t *testing.T) {
 	conversations, err := c.ListConversations(t.Context(), client.ListConversationsParams{})
 	if err != nil || len(conversations.Items) != 4 {
 		t.Fatalf("conversations = %+v (%v), want only the 4 started without identifier", conversations, err)
+	}
+}
+
+// TestInstallLicenseErrorsDescribeTheToken checks that a refused licence
+// token is described as the token given, not as an installed licence.
+func TestInstallLicenseErrorsDescribeTheToken(t *testing.T) {
+	env := newEnv(t)
+	org, c := env.newOrg("Acme", domain.PlanStandard)
+	other, _ := env.newOrg("Other", "")
+	issue := func(o domain.OrgID, expires time.Time) string {
+		token, err := license.Issue(env.signer, domain.License{OrgID: o, Plan: domain.PlanEnterprise, IssuedAt: testStart.Add(-48 * time.Hour), ExpiresAt: expires})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return token
+	}
+	cases := []struct{ name, token, detail string }{
+		{"empty", "", "the licence token is empty"},
+		{"blank", "  ", "the licence token is empty"},
+		{"another org's", issue(other.ID, testStart.AddDate(1, 0, 0)), "this licence token is for organization " + string(other.ID) + ", not " + string(org.ID)},
+		{"expired", issue(org.ID, testStart.Add(-time.Hour)), "this licence token expired at "},
+		{"garbage", "nope", "licence token does not start with"},
+	}
+	for _, tc := range cases {
+		_, err := c.InstallLicense(t.Context(), tc.token)
+		ce := wantCode(t, err, http.StatusForbidden, domain.CodeLicenseRequired)
+		if !strings.HasPrefix(ce.Detail, tc.detail) {
+			t.Errorf("%s token: detail %q, want it to start with %q", tc.name, ce.Detail, tc.detail)
+		}
+	}
+	if lic, err := c.GetLicense(t.Context()); err != nil || lic.Plan != "standard" {
+		t.Fatalf("licence after refused installs = %+v (%v), want the standard one still", lic, err)
 	}
 }

@@ -165,19 +165,36 @@ func hashSecret(secret string) []byte {
 }
 
 // InstallLicense verifies token and installs it as org's licence.
-// Errors: license_required (bad signature, other org, expired), not_found.
+// Errors: license_required (empty, malformed or untrusted token, one for
+// another org, expired), not_found.
 func (s *Service) InstallLicense(ctx context.Context, org domain.OrgID, token string) (domain.License, error) {
-	lic, err := s.verifyLicense(token)
+	lic, err := s.checkToken(token, org)
 	if err != nil {
-		return domain.License{}, err
-	}
-	if err := checkLicense(lic, org, s.now(), domain.PlanStandard); err != nil {
 		return domain.License{}, err
 	}
 	err = s.update(ctx, org, func(tx domain.Tx) error {
 		return tx.SetOrgLicense(ctx, org, strings.TrimSpace(token))
 	})
 	return lic, err
+}
+
+// checkToken verifies a licence token given to be installed for org. Its
+// errors describe that token, not the licence installed now.
+// Errors: license_required.
+func (s *Service) checkToken(token string, org domain.OrgID) (domain.License, error) {
+	if strings.TrimSpace(token) == "" {
+		return domain.License{}, domain.Errorf(domain.CodeLicenseRequired, "the licence token is empty")
+	}
+	lic, err := s.verifyLicense(token)
+	switch {
+	case err != nil:
+		return domain.License{}, err
+	case lic.OrgID != org:
+		return domain.License{}, domain.Errorf(domain.CodeLicenseRequired, "this licence token is for organization %s, not %s", lic.OrgID, org)
+	case !s.now().Before(lic.ExpiresAt):
+		return domain.License{}, domain.Errorf(domain.CodeLicenseRequired, "this licence token expired at %s", lic.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	return lic, nil
 }
 
 // OrgLicense returns org's installed licence, whether or not it is still

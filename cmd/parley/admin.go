@@ -40,10 +40,15 @@ type admin struct {
 	store domain.Store
 }
 
-// openAdmin opens and migrates the store and wires the service. Notes about
-// the development key go to stderr.
+// openAdmin opens and migrates the existing store and wires the service.
+// It creates no data directory or database (only serve and migrate do):
+// it says where it looked instead. Notes about the store and the
+// development key go to stderr.
 func openAdmin(ctx context.Context, c *cli, a adminFlags) (*admin, error) {
 	if err := a.store.check(); err != nil {
+		return nil, err
+	}
+	if err := a.mustExist(); err != nil {
 		return nil, err
 	}
 	keys, err := resolveOperatorKeys(*a.licenseKeys, *a.store.data)
@@ -53,15 +58,30 @@ func openAdmin(ctx context.Context, c *cli, a adminFlags) (*admin, error) {
 	if keys.dev != nil && keys.dev.created {
 		fmt.Fprintf(c.stderr, "# %s\n", keys.describeDevKey())
 	}
-	store, err := a.store.open(ctx)
+	store, err := a.store.openExisting(ctx)
 	if err != nil {
 		return nil, err
 	}
+	fmt.Fprintf(c.stderr, "# %s\n", a.store.describe())
 	logger := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	return &admin{svc: newService(store, keys, webhook.NewGuard(false, nil), logger), keys: keys, store: store}, nil
 }
 
 func (a *admin) Close() error { return a.store.Close() }
+
+// mustExist checks, before anything is created, that an admin command
+// works where a server keeps its data: the SQLite database must exist, and
+// with PostgreSQL the data directory of the development key, unless
+// --license-keys names the trusted keys.
+func (a adminFlags) mustExist() error {
+	switch {
+	case *a.store.database == "":
+		return a.store.requireFile(filepath.Join(*a.store.data, sqliteFileName), "Parley database")
+	case *a.licenseKeys == "":
+		return a.store.requireDataDir()
+	}
+	return nil
+}
 
 var envPrefixPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
@@ -365,8 +385,9 @@ func cmdLicenseKeygen(ctx context.Context, c *cli, args []string) error {
 }
 
 func cmdLicenseIssue(ctx context.Context, c *cli, args []string) error {
-	f := newFlagSet("license issue", "Issue (sign) a licence token for an organization and print it.", c.getenv, c.stderr)
-	data := f.String("data", "PARLEY_DATA", "./parley-data", "data directory holding the development operator key")
+	f := newFlagSet("license issue", "Issue (sign) a licence token for an organization and print it. When the database\n"+
+		"is reachable, the organization must exist in it.", c.getenv, c.stderr)
+	st := addStoreFlags(f)
 	org := f.String("org", "PARLEY_ORG", "", "organization id (required)")
 	lf := addLicenseFlags(f, "plan: enterprise or standard (required)", "key-file")
 	if err := f.parse(args); err != nil {
@@ -378,7 +399,18 @@ func cmdLicenseIssue(ctx context.Context, c *cli, args []string) error {
 	if err := lf.check(f); err != nil {
 		return err
 	}
-	priv, err := lf.signingKey(c, *data)
+	if err := st.check(); err != nil {
+		return err
+	}
+	if *lf.keyFile == "" {
+		if err := st.requireDataDir(); err != nil {
+			return err
+		}
+	}
+	if err := checkOrgExists(ctx, c, st, domain.OrgID(*org)); err != nil {
+		return err
+	}
+	priv, err := lf.signingKey(c, *st.data)
 	if err != nil {
 		return err
 	}
@@ -389,6 +421,34 @@ func cmdLicenseIssue(ctx context.Context, c *cli, args []string) error {
 	fmt.Fprintln(c.stdout, token)
 	fmt.Fprintf(c.stderr, "# %s licence for %s valid until %s\n", lic.Plan, lic.OrgID, lic.ExpiresAt.Format(time.RFC3339))
 	return nil
+}
+
+// orgCheckTimeout bounds how long license issue tries to reach the
+// database to check the organization.
+const orgCheckTimeout = 10 * time.Second
+
+// checkOrgExists refuses to go on when the store is reachable and has no
+// organization org. An unreachable store (no SQLite database there, or a
+// PostgreSQL server that does not answer) is only noted on stderr: a
+// licence may be issued away from the servers.
+// Errors: not_found.
+func checkOrgExists(ctx context.Context, c *cli, st storeFlags, org domain.OrgID) error {
+	ctx, cancel := context.WithTimeout(ctx, orgCheckTimeout)
+	defer cancel()
+	store, err := st.openExisting(ctx)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "# not checking that %s exists: %v\n", org, err)
+		return nil
+	}
+	defer store.Close()
+	err = store.View(ctx, func(tx domain.Tx) error {
+		_, err := tx.GetOrg(ctx, org)
+		return err
+	})
+	if domain.IsNotFound(err) {
+		return domain.Errorf(domain.CodeNotFound, "organization %s does not exist in %s; no licence issued", org, st.describe())
+	}
+	return err
 }
 
 func cmdLicenseInstall(ctx context.Context, c *cli, args []string) error {

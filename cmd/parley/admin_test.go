@@ -53,6 +53,15 @@ func shellVars(t *testing.T, out string) map[string]string {
 	return vars
 }
 
+// newDataDir returns a data directory with a migrated database, as
+// "parley serve" or "parley migrate" leaves it.
+func newDataDir(t *testing.T) string {
+	t.Helper()
+	data := t.TempDir()
+	mustParley(t, map[string]string{"PARLEY_DATA": data}, "migrate")
+	return data
+}
+
 // openStore opens the SQLite database of a data directory.
 func openStore(t *testing.T, dataDir string) *sqlite.DB {
 	t.Helper()
@@ -65,7 +74,7 @@ func openStore(t *testing.T, dataDir string) *sqlite.DB {
 }
 
 func TestOrgCreateWithEnterpriseLicense(t *testing.T) {
-	data := t.TempDir()
+	data := newDataDir(t)
 	env := map[string]string{"PARLEY_DATA": data}
 	r := mustParley(t, env, "org", "create", "--name", "Acme", "--plan", "enterprise", "--days", "30")
 	vars := shellVars(t, r.stdout)
@@ -109,7 +118,7 @@ func TestOrgCreateWithEnterpriseLicense(t *testing.T) {
 }
 
 func TestOrgCreateWithoutPlanHasNoLicense(t *testing.T) {
-	data := t.TempDir()
+	data := newDataDir(t)
 	env := map[string]string{"PARLEY_DATA": data}
 	r := mustParley(t, env, "org", "create", "--name", "Basic", "--env-prefix", "BASIC")
 	vars := shellVars(t, r.stdout)
@@ -123,7 +132,7 @@ func TestOrgCreateWithoutPlanHasNoLicense(t *testing.T) {
 }
 
 func TestKeyCommands(t *testing.T) {
-	data := t.TempDir()
+	data := newDataDir(t)
 	env := map[string]string{"PARLEY_DATA": data}
 	org := shellVars(t, mustParley(t, env, "org", "create", "--name", "Acme").stdout)["PARLEY_ORG"]
 
@@ -156,7 +165,7 @@ func TestKeyCommands(t *testing.T) {
 }
 
 func TestLicenseKeygenIssueInstall(t *testing.T) {
-	data, keyDir := t.TempDir(), t.TempDir()
+	data, keyDir := newDataDir(t), t.TempDir()
 	env := map[string]string{"PARLEY_DATA": data}
 	pub := shellVars(t, mustParley(t, env, "license", "keygen", "--out-dir", keyDir).stdout)["PARLEY_LICENSE_KEYS"]
 	if _, err := license.ParsePublicKey(pub); err != nil {
@@ -197,7 +206,7 @@ func TestLicenseKeygenRefusesToOverwrite(t *testing.T) {
 }
 
 func TestCommandLineErrors(t *testing.T) {
-	data := t.TempDir()
+	data := newDataDir(t)
 	env := map[string]string{"PARLEY_DATA": data}
 	pub, _, err := license.GenerateKey()
 	if err != nil {
@@ -211,7 +220,11 @@ func TestCommandLineErrors(t *testing.T) {
 	}{
 		{"no command", nil, 2, "usage: parley"},
 		{"unknown command", []string{"launch"}, 2, `unknown command "launch"`},
-		{"unknown subcommand", []string{"org", "delete"}, 2, `unknown command "org delete"`},
+		{"unknown subcommand", []string{"org", "delete"}, 2, `parley org has no subcommand "delete"; its subcommands: create, list`},
+		{"group without subcommand", []string{"org"}, 2, "parley org needs a subcommand: create, list"},
+		{"key without subcommand", []string{"key"}, 2, "parley key needs a subcommand: create, list, revoke"},
+		{"license without subcommand", []string{"license", "--org", "x"}, 2, "parley license needs a subcommand: keygen, issue, install"},
+		{"issue for an unknown org", []string{"license", "issue", "--org", "org_missing", "--plan", "standard"}, 1, "organization org_missing does not exist"},
 		{"missing required flag", []string{"org", "create"}, 2, "--name is required"},
 		{"bad plan", []string{"org", "create", "--name", "A", "--plan", "gold"}, 2, "--plan must be one of"},
 		{"bad days", []string{"org", "create", "--name", "A", "--plan", "standard", "--days", "0"}, 2, "--days must be positive"},

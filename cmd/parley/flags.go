@@ -26,18 +26,36 @@ type flagSet struct {
 	fs     *flag.FlagSet
 	envOf  map[string]string // flag name -> environment variable
 	getenv func(string) string
+	// usage prints the -h text to the command's output.
+	usage func()
+	// sources says where each flag's value came from (source).
+	sources map[string]string
 }
 
 // newFlagSet returns the flag set of the subcommand named name (such as
 // "org create"); summary is printed at the top of its -h text.
 func newFlagSet(name, summary string, getenv func(string) string, output io.Writer) *flagSet {
-	f := &flagSet{fs: flag.NewFlagSet(name, flag.ContinueOnError), envOf: map[string]string{}, getenv: getenv}
-	f.fs.SetOutput(output)
-	f.fs.Usage = func() {
+	f := &flagSet{fs: flag.NewFlagSet(name, flag.ContinueOnError), envOf: map[string]string{}, getenv: getenv, sources: map[string]string{}}
+	// The flag package prints a parse error, then the usage text; the
+	// error is reported once, by the caller, and the usage only for -h.
+	f.fs.SetOutput(io.Discard)
+	f.fs.Usage = func() {}
+	f.usage = func() {
 		fmt.Fprintf(output, "usage: parley %s [flags]\n\n%s\n\nflags:\n", name, summary)
+		f.fs.SetOutput(output)
 		f.fs.PrintDefaults()
+		f.fs.SetOutput(io.Discard)
 	}
 	return f
+}
+
+// source says where flag name's value came from: "--name", its
+// environment variable, or "the default".
+func (f *flagSet) source(name string) string {
+	if s, ok := f.sources[name]; ok {
+		return s
+	}
+	return "the default"
 }
 
 // bind records the environment variable of flag name and mentions it in the
@@ -97,9 +115,10 @@ func (f *flagSet) parse(args []string) error {
 func (f *flagSet) parseArgs(args []string) ([]string, error) {
 	if err := f.fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			f.usage()
 			return nil, err
 		}
-		return nil, &usageError{msg: err.Error()}
+		return nil, usagef("parley %s: %v", f.fs.Name(), err)
 	}
 	return f.fs.Args(), f.applyEnv()
 }
@@ -108,7 +127,10 @@ func (f *flagSet) parseArgs(args []string) ([]string, error) {
 // environment variable.
 func (f *flagSet) applyEnv() error {
 	given := map[string]bool{}
-	f.fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+	f.fs.Visit(func(fl *flag.Flag) {
+		given[fl.Name] = true
+		f.sources[fl.Name] = "--" + fl.Name
+	})
 	names := make([]string, 0, len(f.envOf))
 	for name := range f.envOf {
 		names = append(names, name)
@@ -123,6 +145,7 @@ func (f *flagSet) applyEnv() error {
 		if err := f.fs.Set(name, v); err != nil {
 			return usagef("parley %s: invalid value %q in %s: %v", f.fs.Name(), v, env, err)
 		}
+		f.sources[name] = env
 	}
 	return nil
 }

@@ -78,11 +78,40 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	cmd, rest, ok := findCommand(args)
 	if !ok {
-		fmt.Fprintf(stderr, "parley: unknown command %q\n\n", strings.Join(args[:min(2, len(args))], " "))
-		printUsage(stderr)
-		return 2
+		return unknownCommand(stderr, args)
 	}
 	return exitCode(stderr, cmd.name, cmd.run(ctx, c, rest))
+}
+
+// unknownCommand reports a command line that names no command and returns
+// exit code 2. A group such as "org" alone, or with a word that is not one
+// of its subcommands, is answered with the group's subcommands.
+func unknownCommand(stderr io.Writer, args []string) int {
+	if subs := subcommands(args[0]); len(subs) > 0 {
+		if len(args) == 1 || strings.HasPrefix(args[1], "-") {
+			fmt.Fprintf(stderr, "parley %s needs a subcommand: %s\n", args[0], strings.Join(subs, ", "))
+		} else {
+			fmt.Fprintf(stderr, "parley %s has no subcommand %q; its subcommands: %s\n", args[0], args[1], strings.Join(subs, ", "))
+		}
+		fmt.Fprintf(stderr, "run 'parley %s %s -h' for the flags of one\n", args[0], subs[0])
+		return 2
+	}
+	fmt.Fprintf(stderr, "parley: unknown command %q\n\n", args[0])
+	printUsage(stderr)
+	return 2
+}
+
+// subcommands returns the second words of the commands of group ("create",
+// "list" for "org"); none when group is not the first word of a two-word
+// command.
+func subcommands(group string) []string {
+	var subs []string
+	for _, cmd := range commands() {
+		if first, second, ok := strings.Cut(cmd.name, " "); ok && first == group {
+			subs = append(subs, second)
+		}
+	}
+	return subs
 }
 
 // findCommand matches the longest command name at the start of args.

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -21,10 +23,12 @@ const sqliteFileName = "parley.db"
 type storeFlags struct {
 	data     *string
 	database *string
+	flags    *flagSet // says where --data came from
 }
 
 func addStoreFlags(f *flagSet) storeFlags {
 	return storeFlags{
+		flags: f,
 		data: f.String("data", "PARLEY_DATA", "./parley-data",
 			"data directory: the SQLite database ("+sqliteFileName+") and the development operator key"),
 		database: f.String("database", "PARLEY_DATABASE_URL", "",
@@ -72,7 +76,8 @@ func (s storeFlags) describe() string {
 }
 
 // open opens the store and applies its migrations. The data directory is
-// created (mode 0700) when missing, since it also holds the development key.
+// created (mode 0700) when missing, since it also holds the development
+// key: only serve and migrate call it.
 func (s storeFlags) open(ctx context.Context) (domain.Store, error) {
 	if err := s.check(); err != nil {
 		return nil, err
@@ -80,6 +85,47 @@ func (s storeFlags) open(ctx context.Context) (domain.Store, error) {
 	if err := os.MkdirAll(*s.data, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the data directory: %w", err)
 	}
+	return s.openStore(ctx)
+}
+
+// openExisting opens the store of an admin command: its database must
+// exist already, so that a command run from another directory says where
+// it looked instead of starting a database the server never sees.
+func (s storeFlags) openExisting(ctx context.Context) (domain.Store, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	if *s.database == "" {
+		if err := s.requireFile(filepath.Join(*s.data, sqliteFileName), "Parley database"); err != nil {
+			return nil, err
+		}
+	}
+	return s.openStore(ctx)
+}
+
+// requireDataDir fails, naming the directory and where its name came from,
+// when the data directory does not exist.
+func (s storeFlags) requireDataDir() error {
+	return s.requireFile(*s.data, "data directory")
+}
+
+// requireFile fails when path, a file or directory of the data directory
+// called what, does not exist.
+func (s storeFlags) requireFile(path, what string) error {
+	_, err := os.Stat(path)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	abs, absErr := filepath.Abs(path)
+	if absErr != nil {
+		abs = path
+	}
+	return fmt.Errorf("no %s at %s (the data directory %q comes from %s): run the command where 'parley serve' keeps its data, "+
+		"or give --data (PARLEY_DATA); only 'parley serve' and 'parley migrate' create one", what, abs, *s.data, s.flags.source("data"))
+}
+
+// openStore opens the store and applies its migrations.
+func (s storeFlags) openStore(ctx context.Context) (domain.Store, error) {
 	var (
 		store interface {
 			domain.Store
