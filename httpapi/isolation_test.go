@@ -48,21 +48,21 @@ func TestTenantIsolation(t *testing.T) {
 		// The channels' endpoints take no API key: a resource id alone
 		// reaches them, and what they verify is the channel's own
 		// signature (their tests); without channels configured, 404.
-		"POST /channels/twilio/{resourceId}/messages":           {body: map[string]any{}},
-		"POST /channels/twilio/{resourceId}/status":             {body: map[string]any{}},
-		"GET /webchat/{resourceId}/demo":                        {},
-		"GET /webchat/{resourceId}/socket":                      {},
-		"GET /v1/conversations/{conversationId}":                {wantCode: domain.CodeConversationNotFound},
-		"POST /v1/conversations/{conversationId}/messages":      {body: map[string]any{"direction": "inbound", "text": "hi"}, wantCode: domain.CodeConversationNotFound},
-		"GET /v1/conversations/{conversationId}/messages":       {wantCode: domain.CodeConversationNotFound},
-		"POST /v1/conversations/{conversationId}/close":         {wantCode: domain.CodeConversationNotFound},
-		"GET /v1/conversations/{conversationId}/transcript":     {wantCode: domain.CodeConversationNotFound},
-		"GET /v1/conversations/{conversationId}/turns":          {wantCode: domain.CodeConversationNotFound},
-		"GET /v1/turns/{turnId}":                                {},
-		"GET /v1/sessions/{sessionId}":                          {},
-		"GET /v1/customers/{customerId}":                        {},
-		"GET /v1/customers/{customerId}/identifiers":            {},
-		"GET /v1/customers/{customerId}/conversations":          {},
+		"POST /channels/twilio/{resourceId}/messages":       {body: map[string]any{}},
+		"POST /channels/twilio/{resourceId}/status":         {body: map[string]any{}},
+		"GET /webchat/{resourceId}/demo":                    {},
+		"GET /webchat/{resourceId}/socket":                  {},
+		"GET /v1/conversations/{conversationId}":            {wantCode: domain.CodeConversationNotFound},
+		"POST /v1/conversations/{conversationId}/messages":  {body: map[string]any{"direction": "inbound", "text": "hi"}, wantCode: domain.CodeConversationNotFound},
+		"GET /v1/conversations/{conversationId}/messages":   {wantCode: domain.CodeConversationNotFound},
+		"POST /v1/conversations/{conversationId}/close":     {wantCode: domain.CodeConversationNotFound},
+		"GET /v1/conversations/{conversationId}/transcript": {wantCode: domain.CodeConversationNotFound},
+		"GET /v1/conversations/{conversationId}/turns":      {wantCode: domain.CodeConversationNotFound},
+		"GET /v1/turns/{turnId}":                            {},
+		"GET /v1/sessions/{sessionId}":                      {},
+		"GET /v1/customers/{customerId}":                    {},
+		"GET /v1/customers/{customerId}/identifiers":        {},
+		"GET /v1/customers/{customerId}/conversations":      {},
 		"GET /v1/identifiers/{identifier}/holders": {
 			// An identifier names no object: B gets its own, empty, timeline.
 			check: func(t *testing.T, out map[string]any) {
