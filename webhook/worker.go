@@ -24,6 +24,8 @@ const (
 	queueReportInterval = 5 * time.Second
 	// maxFinishBatch bounds how many attempts one transaction records.
 	maxFinishBatch = 256
+	// queueFactor sizes the queue of claimed jobs: this many per sender.
+	queueFactor = 4
 )
 
 // Config wires a Worker. Store, Service, Clock and Sender are required.
@@ -39,9 +41,10 @@ type Config struct {
 	// Concurrency is how many requests are in flight at most (default 16).
 	Concurrency int
 	// Lease is how long a claimed delivery is reserved for its attempt;
-	// it must outlast the request timeout and the recording of the
-	// outcome. A process that dies mid-attempt leaves the delivery to
-	// others once it expires. Default: 2 × DefaultTimeout.
+	// it must outlast a wait in the queue (at most one request timeout),
+	// the request timeout and the recording of the outcome. A process that
+	// dies mid-attempt leaves the delivery to others once it expires.
+	// Default: 3 × DefaultTimeout.
 	Lease time.Duration
 	// PollInterval is the pause between looks for due deliveries when
 	// none was found (default 100 ms).
@@ -72,7 +75,7 @@ func NewWorker(cfg Config) *Worker {
 		cfg.Concurrency = DefaultConcurrency
 	}
 	if cfg.Lease <= 0 {
-		cfg.Lease = 2 * DefaultTimeout
+		cfg.Lease = 3 * DefaultTimeout
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = DefaultPollInterval
@@ -102,6 +105,9 @@ type job struct {
 	delivery domain.WebhookDelivery
 	endpoint domain.WebhookEndpoint
 	lease    string
+	// sendBy is the last moment its request may start: the lease's end
+	// less the time a request and its recording may take.
+	sendBy time.Time
 }
 
 // result is a job's attempt.
@@ -112,46 +118,55 @@ type result struct {
 }
 
 // Run delivers until ctx is cancelled, then lets the requests in flight
-// finish (each within the sender's timeout), records them and returns.
+// (and those already claimed) finish, each within the sender's timeout,
+// records them and returns.
+//
+// Concurrency senders take jobs from a queue of queueFactor times as many
+// places; the loop refills the queue with one claim whenever half of it is
+// free, so claims stay large under load, and looks again after
+// PollInterval when a claim found less than it had room for. A job that
+// waited in the queue so long that its lease could expire during the
+// request is not sent (its lease expires and it is claimed again).
 func (w *Worker) Run(ctx context.Context) error {
-	results := make(chan result, w.cfg.Concurrency)
+	jobs := make(chan job, queueFactor*w.cfg.Concurrency)
+	results := make(chan result, queueFactor*w.cfg.Concurrency)
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
 		w.finishLoop(results)
 	}()
 	go w.reportQueue(ctx)
-
-	slots := make(chan struct{}, w.cfg.Concurrency)
-	var inflight sync.WaitGroup
-	for ctx.Err() == nil {
-		free := cap(slots) - len(slots)
-		if free == 0 {
-			select { // wait for a slot
-			case slots <- struct{}{}:
-				<-slots
-			case <-ctx.Done():
+	detached := context.WithoutCancel(ctx)
+	var senders sync.WaitGroup
+	for range w.cfg.Concurrency {
+		senders.Go(func() {
+			for j := range jobs {
+				if w.cfg.Clock.Now().After(j.sendBy) {
+					continue // the lease could expire mid-request
+				}
+				results <- w.attempt(detached, j)
 			}
+		})
+	}
+	for ctx.Err() == nil {
+		room := cap(jobs) - len(jobs)
+		if room < (cap(jobs)+1)/2 {
+			sleep(ctx, time.Millisecond)
 			continue
 		}
-		jobs, err := w.claim(ctx, free)
+		claimed, err := w.claim(ctx, room)
 		if err != nil && ctx.Err() == nil {
 			w.log.Error("claiming webhook deliveries", "err", err)
 		}
-		for _, j := range jobs {
-			slots <- struct{}{}
-			inflight.Add(1)
-			go func() {
-				defer inflight.Done()
-				results <- w.attempt(context.WithoutCancel(ctx), j)
-				<-slots
-			}()
+		for _, j := range claimed {
+			jobs <- j
 		}
-		if len(jobs) < free {
+		if len(claimed) < room {
 			sleep(ctx, w.cfg.PollInterval)
 		}
 	}
-	inflight.Wait()
+	close(jobs)
+	senders.Wait()
 	close(results)
 	<-finished
 	return nil
@@ -185,6 +200,7 @@ func (w *Worker) claim(ctx context.Context, n int) ([]job, error) {
 	now := w.cfg.Clock.Now().UTC()
 	lease := fmt.Sprintf("%s-%d", w.owner, w.claims.Add(1))
 	var jobs []job
+	sendBy := now.Add(w.cfg.Lease / 3)
 	err := w.cfg.Store.Update(ctx, func(tx domain.Tx) error {
 		jobs = jobs[:0]
 		ds, err := tx.ClaimWebhookDeliveries(ctx, now, now.Add(w.cfg.Lease), lease, n)
@@ -200,7 +216,7 @@ func (w *Worker) claim(ctx context.Context, n int) ([]job, error) {
 				}
 				endpoints[d.EndpointID] = e
 			}
-			jobs = append(jobs, job{delivery: d, endpoint: e, lease: lease})
+			jobs = append(jobs, job{delivery: d, endpoint: e, lease: lease, sendBy: sendBy})
 		}
 		return nil
 	})

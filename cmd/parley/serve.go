@@ -80,7 +80,7 @@ func parseServeFlags(c *cli, args []string) (serveConfig, error) {
 	allowPrivate := f.Bool("webhooks-allow-private", "PARLEY_WEBHOOKS_ALLOW_PRIVATE", false,
 		"let webhook endpoints be private, loopback or link-local addresses (refused by default, against SSRF)")
 	timeout := f.Duration("webhooks-timeout", "PARLEY_WEBHOOKS_TIMEOUT", webhook.DefaultTimeout,
-		"timeout of one webhook request; a claimed delivery is leased for twice as long")
+		"timeout of one webhook request; a claimed delivery is leased for three times as long")
 	concurrency := f.Int("webhooks-concurrency", "PARLEY_WEBHOOKS_CONCURRENCY", webhook.DefaultConcurrency,
 		"webhook requests in flight at most in this process")
 	if err := f.parse(args); err != nil {
@@ -143,7 +143,7 @@ func startWebhooks(ctx context.Context, cfg webhookFlags, store domain.Store, sv
 	worker := webhook.NewWorker(webhook.Config{
 		Store: store, Service: svc, Clock: clock.System{}, Logger: logger, Metrics: reg,
 		Sender:      webhook.NewSender(guard, cfg.timeout, cfg.concurrency),
-		Concurrency: cfg.concurrency, Lease: 2 * cfg.timeout,
+		Concurrency: cfg.concurrency, Lease: 3 * cfg.timeout,
 	})
 	done := make(chan struct{})
 	go func() {
