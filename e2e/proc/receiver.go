@@ -136,6 +136,38 @@ func WaitDrained(t testing.TB, api *client.Client, endpointID string, timeout ti
 	}
 }
 
+// CheckDuplicates checks that each event delivered more than once was
+// first sent before killedAt by the process that died then, which had not
+// recorded that attempt: the endpoint's attempt log holds exactly one
+// successful attempt of it (the one made after the lease expired). That
+// is the only way the worker sends a success twice.
+func (r *Receiver) CheckDuplicates(t testing.TB, api *client.Client, endpointID string, killedAt time.Time) (ids []string, extra int) {
+	t.Helper()
+	ids, extra = r.Duplicates()
+	arrivals := r.Arrivals()
+	for _, id := range ids {
+		if first := arrivals[id][0]; !first.Before(killedAt) {
+			t.Errorf("event %s arrived %d times, first at %s, after the process died at %s: a duplicate no crash explains",
+				id, len(arrivals[id]), first.Format(time.RFC3339Nano), killedAt.Format(time.RFC3339Nano))
+		}
+		page, err := api.ListWebhookAttempts(context.Background(), endpointID, client.ListWebhookAttemptsParams{EventID: id})
+		if err != nil {
+			t.Fatalf("listing the attempts of %s: %v", id, err)
+		}
+		successes := 0
+		for _, a := range page.Items {
+			if a.Status != nil && *a.Status < 300 {
+				successes++
+			}
+		}
+		if successes != 1 {
+			t.Errorf("event %s arrived %d times and has %d successful attempts logged, want 1 (the dead process's was never recorded)",
+				id, len(arrivals[id]), successes)
+		}
+	}
+	return ids, extra
+}
+
 // Duplicates returns the ids that arrived more than once and the number
 // of extra arrivals.
 func (r *Receiver) Duplicates() (ids []string, extra int) {
