@@ -123,3 +123,47 @@ func deref(p *string) string {
 	}
 	return *p
 }
+
+// smsResponse is the outbox record of an outbound SMS: where Parley is in
+// sending it (state) and what the provider reported (status).
+type smsResponse struct {
+	MessageID         string     `json:"messageId"`
+	ConversationID    string     `json:"conversationId"`
+	ResourceID        string     `json:"resourceId"`
+	From              string     `json:"from"`
+	To                string     `json:"to"`
+	State             string     `json:"state"`
+	Status            *string    `json:"status"`
+	ProviderMessageID *string    `json:"providerMessageId"`
+	Attempts          int        `json:"attempts"`
+	NextAttemptAt     *timestamp `json:"nextAttemptAt"`
+	ErrorCode         *string    `json:"errorCode"`
+	ErrorMessage      *string    `json:"errorMessage"`
+	CreatedAt         timestamp  `json:"createdAt"`
+	UpdatedAt         timestamp  `json:"updatedAt"`
+}
+
+func toSMS(m domain.SMSOutbound) smsResponse {
+	out := smsResponse{
+		MessageID: string(m.MessageID), ConversationID: string(m.ConversationID), ResourceID: string(m.ResourceID),
+		From: m.From, To: m.To, State: string(m.State), Status: optString(m.Status),
+		ProviderMessageID: optString(m.ProviderID), Attempts: m.Attempts,
+		ErrorCode: optString(m.ErrorCode), ErrorMessage: optString(m.ErrorMessage),
+		CreatedAt: timestamp(m.CreatedAt), UpdatedAt: timestamp(m.UpdatedAt),
+	}
+	if m.State == domain.SMSPending {
+		next := timestamp(m.NextAttemptAt)
+		out.NextAttemptAt = &next
+	}
+	return out
+}
+
+// getSMS answers the outbox record of an outbound message of an SMS
+// conversation (a bot's or an operator's reply). Errors: not_found.
+func (s *server) getSMS(w http.ResponseWriter, r *http.Request) error {
+	m, err := s.svc.GetSMS(r.Context(), orgOf(r), domain.MessageID(r.PathValue("messageId")))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toSMS(m))
+}

@@ -163,6 +163,7 @@ func (s *server) routes() []route {
 		{"GET", "/v1/channel-resources/{resourceId}", s.getResource, authed, plain},
 		{"PATCH", "/v1/channel-resources/{resourceId}", s.updateResource, admin, plain},
 		{"GET", "/v1/channel-resources/{resourceId}/settings", s.getResourceSettings, admin, plain},
+		{"GET", "/v1/messages/{messageId}/sms", s.getSMS, authed, plain},
 
 		// The channels' public endpoints: Twilio's webhooks (signed with
 		// the resource's auth token) and the web chat.

@@ -185,7 +185,8 @@ func (e *smsEnv) sentBodies() []string {
 // TestTwilioSMS runs the SMS channel against a local Twilio-compatible
 // API: inbound to reply sent, a retried webhook stored once, refused
 // requests storing nothing, 500 then 201 giving one send, status
-// callbacks out of order, STOP and START, and 21610.
+// callbacks out of order, STOP and START, and 21610; and, with the built
+// binary, kill -9 between commit and send giving one send after restart.
 func TestTwilioSMS(t *testing.T) {
 	e := newSMSEnv(t)
 	ctx := context.Background()
@@ -308,4 +309,6 @@ func TestTwilioSMS(t *testing.T) {
 		id = e.reply(conv.ID, "Not even attempted")
 		e.waitSMS(id, "opted_out", func(m domain.SMSOutbound) bool { return m.State == domain.SMSOptedOut && m.Attempts == 0 })
 	})
+
+	t.Run("kill -9 between commit and send", killBetweenCommitAndSend)
 }
