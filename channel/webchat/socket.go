@@ -1,11 +1,16 @@
 package webchat
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
+	"io"
+	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -41,7 +46,9 @@ type frame struct {
 const helloTimeout = 10 * time.Second
 
 // Socket upgrades to the web chat WebSocket of the resource. A page of an
-// origin that is not allowed gets 403 before any upgrade.
+// origin that is not allowed gets 403 before any upgrade. Once upgraded,
+// the socket is served by a goroutine of its own and the request returns,
+// so an idle socket holds nothing of the HTTP request.
 func (s *Server) Socket(w http.ResponseWriter, r *http.Request) error {
 	s.init()
 	ch, err := s.Service.LoadChannel(r.Context(), domain.ResourceID(r.PathValue("resourceId")), domain.ResourceWebChat)
@@ -51,49 +58,63 @@ func (s *Server) Socket(w http.ResponseWriter, r *http.Request) error {
 	if !originAllowed(r, ch.AllowedOrigins) {
 		return domain.Errorf(domain.CodeForbidden, "origin %q may not open the web chat of resource %s: add it to the resource's allowedOrigins", r.Header.Get("Origin"), ch.Resource.ID)
 	}
-	// The server's read and write timeouts must not end a long-lived socket.
-	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Time{})
-	_ = rc.SetWriteDeadline(time.Time{})
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true}) // origin checked above
+	conn, err := websocket.Accept(leanHijacker{w}, r, &websocket.AcceptOptions{InsecureSkipVerify: true}) // origin checked above
 	if err != nil {
 		return nil // Accept answered the request
 	}
 	conn.SetReadLimit(s.Limits.MaxFrame)
-	s.Metrics.SocketOpened()
-	defer s.Metrics.SocketClosed()
-	sess := &session{srv: s, ch: ch, conn: conn, wakeCh: make(chan struct{}, 1)}
-	if !s.hub.add(sess) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sess := &session{srv: s, ch: ch, conn: conn, cancel: cancel}
+	sess.heard.Store(time.Now().UnixNano())
+	if !s.hub.add(sess, s.Limits.Ping) {
+		cancel()
 		conn.Close(websocket.StatusGoingAway, "server shutting down")
 		return nil
 	}
-	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
-	sess.cancel = cancel
-	defer cancel()
-	sess.run(ctx)
+	go sess.run(ctx)
 	return nil
 }
 
-// session is one open socket.
+// session is one open socket. Its goroutine only reads frames: the store
+// calls run on short-lived goroutines (offStack, deliver), so the deep
+// stacks they need are not kept for as long as the socket stays open.
 type session struct {
 	srv    *Server
 	ch     service.Channel
 	conn   *websocket.Conn
-	wakeCh chan struct{}
 	cancel context.CancelFunc
 
 	visitor, destination, identifier string
+	heard                            atomic.Int64 // when the last frame came, Unix ns
 
-	mu       sync.Mutex
-	conv     domain.ConversationID
-	lastSent int64
-	closing  bool
+	mu         sync.Mutex
+	conv       domain.ConversationID
+	lastSent   int64
+	closing    bool
+	delivering bool // a deliver goroutine runs
+	newMsgs    bool // messages may be waiting to be sent
+	pingDue    bool
 }
 
-func (s *session) wake() {
-	select {
-	case s.wakeCh <- struct{}{}:
-	default:
+// wake makes the session send the messages it has not sent yet.
+func (s *session) wake() { s.kick(false) }
+
+// ping makes the session send a ping frame.
+func (s *session) ping() { s.kick(true) }
+
+// kick records work and starts the deliver goroutine unless it runs.
+func (s *session) kick(ping bool) {
+	s.mu.Lock()
+	if ping {
+		s.pingDue = true
+	} else {
+		s.newMsgs = true
+	}
+	start := !s.delivering && !s.closing
+	s.delivering = s.delivering || start
+	s.mu.Unlock()
+	if start {
+		go s.deliver()
 	}
 }
 
@@ -114,32 +135,71 @@ func (s *session) close(code websocket.StatusCode, reason string) {
 	s.cancel()
 }
 
-// run serves the socket until it closes.
+// run serves the socket until it closes. Its goroutine only reads frames:
+// each is handled on a goroutine of its own (offStack), so the deep
+// stacks of decoding, the store and the bot's turn are never kept for as
+// long as the socket stays open.
 func (s *session) run(ctx context.Context) {
+	s.srv.Metrics.SocketOpened()
 	defer func() {
+		s.srv.Metrics.SocketClosed()
 		s.mu.Lock()
 		conv := s.conv
+		s.closing = true
 		s.mu.Unlock()
 		s.srv.hub.remove(s, conv)
 		s.conn.CloseNow()
+		s.cancel()
 	}()
-	if err := s.hello(ctx); err != nil {
+	defer s.recoverPanic()
+	hctx, cancel := context.WithTimeout(ctx, helloTimeout)
+	typ, data, err := s.conn.Read(hctx)
+	timedOut := hctx.Err() != nil && ctx.Err() == nil
+	cancel()
+	if err != nil {
+		if timedOut {
+			s.close(websocket.StatusPolicyViolation, "no hello frame")
+		}
 		return
 	}
-	go s.deliver(ctx)
-	s.read(ctx)
+	open := false
+	s.offStack(func() { open = s.hello(ctx, typ, data) })
+	// A socket silent for three ping intervals is closed by the hub.
+	for open {
+		typ, data, err := s.conn.Read(ctx)
+		if err != nil {
+			// Too big (1009), the peer's close, or a dead connection:
+			// the library closes with the right code.
+			return
+		}
+		s.heard.Store(time.Now().UnixNano())
+		s.offStack(func() { open = s.handle(ctx, typ, data) })
+	}
 }
 
-// readFrame reads one text frame as JSON; protocol violations close the
-// socket with a code and reason and return an error.
-func (s *session) readFrame(ctx context.Context) (frame, error) {
-	var f frame
-	typ, data, err := s.conn.Read(ctx)
-	if err != nil {
-		// Too big (1009), the peer's close, or a dead connection: the
-		// library closes with the right code.
-		return f, err
+// recoverPanic closes the socket (1011) instead of letting a panic take
+// the process down; deferred by every goroutine of the session.
+func (s *session) recoverPanic() {
+	if p := recover(); p != nil {
+		s.srv.Logger.Error("webchat: panic serving a socket", "resource", s.ch.Resource.ID, "panic", p, "stack", string(debug.Stack()))
+		s.close(websocket.StatusInternalError, "internal error")
 	}
+}
+
+// offStack runs fn on a goroutine of its own and waits for it.
+func (s *session) offStack(fn func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer s.recoverPanic()
+		fn()
+	}()
+	<-done
+}
+
+// decode checks and parses a frame; protocol violations close the socket
+// with a code and reason (ok false).
+func (s *session) decode(typ websocket.MessageType, data []byte) (f frame, ok bool) {
 	switch {
 	case typ != websocket.MessageText:
 		s.close(websocket.StatusUnsupportedData, "frames must be JSON text")
@@ -148,38 +208,34 @@ func (s *session) readFrame(ctx context.Context) (frame, error) {
 	case json.Unmarshal(data, &f) != nil || f.Type == "":
 		s.close(websocket.StatusPolicyViolation, "malformed frame: expected a JSON object with a type")
 	default:
-		return f, nil
+		return f, true
 	}
-	return f, errors.New("closed")
+	return f, false
 }
 
-// hello reads the visitor's hello, verifies its identity and answers
-// welcome.
-func (s *session) hello(ctx context.Context) error {
-	hctx, cancel := context.WithTimeout(ctx, helloTimeout)
-	defer cancel()
-	f, err := s.readFrame(hctx)
-	if err != nil {
-		if hctx.Err() != nil && ctx.Err() == nil {
-			s.close(websocket.StatusPolicyViolation, "no hello frame")
-		}
-		return err
+// hello handles the visitor's first frame: it must be hello; the identity
+// is verified and the server answers welcome. False when the socket was
+// closed.
+func (s *session) hello(ctx context.Context, typ websocket.MessageType, data []byte) bool {
+	f, ok := s.decode(typ, data)
+	if !ok {
+		return false
 	}
 	if f.Type != "hello" {
 		s.close(websocket.StatusPolicyViolation, "the first frame must be hello")
-		return errors.New("closed")
+		return false
 	}
 	if f.Identifier != "" {
 		secrets := s.ch.VerifyingSecrets(domain.SecretWebChatSigning, s.srv.Service.Now())
 		if !verifyIdentity(f.Identifier, f.Signature, secrets) {
 			s.srv.Metrics.Message("webchat", "in", "refused_identity")
 			s.close(websocket.StatusPolicyViolation, "customer identifier signature invalid")
-			return errors.New("closed")
+			return false
 		}
 		s.identifier = f.Identifier
 	} else if f.Signature != "" {
 		s.close(websocket.StatusPolicyViolation, "signature without a customer identifier")
-		return errors.New("closed")
+		return false
 	}
 	s.visitor = f.Visitor
 	if !tokenPattern.MatchString(s.visitor) {
@@ -188,17 +244,38 @@ func (s *session) hello(ctx context.Context) error {
 	s.destination = destination(s.visitor, s.identifier)
 	conv, found, err := s.srv.Service.RoutedConversation(ctx, s.ch.Resource.OrgID, s.ch.Resource.ID, s.destination)
 	if err != nil {
+		s.srv.Logger.Warn("webchat: looking up the visitor's conversation failed", "resource", s.ch.Resource.ID, "err", err)
 		s.close(websocket.StatusInternalError, "try again")
-		return err
+		return false
 	}
 	if found {
 		after := int64(0)
 		if f.Conversation == string(conv.ID) && f.After > 0 {
 			after = f.After
 		}
-		s.switchTo(conv.ID, after)
+		s.switchTo(conv.ID, after, false)
 	}
-	return s.write(ctx, frame{Type: "welcome", Visitor: s.visitor, Conversation: string(s.conversation())})
+	if s.write(ctx, frame{Type: "welcome", Visitor: s.visitor, Conversation: string(s.conversation())}) != nil {
+		return false
+	}
+	s.wake() // the messages after the client's, once welcome went out
+	return true
+}
+
+// handle handles a frame after hello; false when the socket was closed.
+func (s *session) handle(ctx context.Context, typ websocket.MessageType, data []byte) bool {
+	f, ok := s.decode(typ, data)
+	if !ok {
+		return false
+	}
+	switch f.Type {
+	case "pong", "ping":
+		return true
+	case "message":
+		return s.message(ctx, f)
+	}
+	s.close(websocket.StatusPolicyViolation, "unknown frame type "+f.Type)
+	return false
 }
 
 func (s *session) conversation() domain.ConversationID {
@@ -207,8 +284,9 @@ func (s *session) conversation() domain.ConversationID {
 	return s.conv
 }
 
-// switchTo makes the session deliver conv's messages after seq.
-func (s *session) switchTo(conv domain.ConversationID, after int64) {
+// switchTo makes the session deliver conv's messages after seq, from now
+// when wake is set.
+func (s *session) switchTo(conv domain.ConversationID, after int64, wake bool) {
 	s.mu.Lock()
 	old := s.conv
 	if old == conv {
@@ -218,7 +296,9 @@ func (s *session) switchTo(conv domain.ConversationID, after int64) {
 	s.conv, s.lastSent = conv, after
 	s.mu.Unlock()
 	s.srv.hub.watch(s, old, conv)
-	s.wake()
+	if wake {
+		s.wake()
+	}
 }
 
 func (s *session) write(ctx context.Context, f frame) error {
@@ -229,32 +309,6 @@ func (s *session) write(ctx context.Context, f frame) error {
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	return s.conn.Write(wctx, websocket.MessageText, data)
-}
-
-// read handles the visitor's frames until the socket closes.
-func (s *session) read(ctx context.Context) {
-	for {
-		rctx, cancel := context.WithTimeout(ctx, 3*s.srv.Limits.Ping)
-		f, err := s.readFrame(rctx)
-		timedOut := rctx.Err() != nil && ctx.Err() == nil
-		cancel()
-		if err != nil {
-			if timedOut {
-				s.close(websocket.StatusPolicyViolation, "no frame for too long")
-			}
-			return
-		}
-		switch f.Type {
-		case "pong", "ping":
-		case "message":
-			if !s.message(ctx, f) {
-				return
-			}
-		default:
-			s.close(websocket.StatusPolicyViolation, "unknown frame type "+f.Type)
-			return
-		}
-	}
 }
 
 // message receives one visitor message and acknowledges it; false when
@@ -288,30 +342,34 @@ func (s *session) message(ctx context.Context, f frame) bool {
 	} else {
 		s.srv.Metrics.Message("webchat", "in", "stored")
 	}
-	s.switchTo(rec.Conversation.ID, 0)
+	s.switchTo(rec.Conversation.ID, 0, true)
 	return s.write(ctx, frame{Type: "ack", ClientID: f.ClientID, Conversation: string(rec.Conversation.ID), Seq: rec.Message.Seq}) == nil
 }
 
-// deliver writes the watched conversation's messages in order, each once,
-// whenever the hub wakes the session, and pings.
-func (s *session) deliver(ctx context.Context) {
-	ping := time.NewTicker(s.srv.Limits.Ping)
-	defer ping.Stop()
+// deliver sends what kick asked for (a ping, the messages not sent yet)
+// until nothing is left, then ends: an idle session has no deliver
+// goroutine.
+func (s *session) deliver() {
+	defer s.recoverPanic()
+	ctx := context.Background()
 	for {
-		select {
-		case <-ctx.Done():
+		s.mu.Lock()
+		ping, msgs := s.pingDue, s.newMsgs
+		s.pingDue, s.newMsgs = false, false
+		if (!ping && !msgs) || s.closing {
+			s.delivering = false
+			s.mu.Unlock()
 			return
-		case <-ping.C:
-			if s.write(ctx, frame{Type: "ping"}) != nil {
-				return
-			}
-		case <-s.wakeCh:
+		}
+		s.mu.Unlock()
+		if ping && s.write(ctx, frame{Type: "ping"}) != nil {
+			s.close(websocket.StatusGoingAway, "ping failed")
+			continue
+		}
+		if msgs {
 			if err := s.catchUp(ctx); err != nil {
-				if ctx.Err() == nil {
-					s.srv.Logger.Warn("webchat: delivering messages failed", "resource", s.ch.Resource.ID, "err", err)
-					s.close(websocket.StatusInternalError, "try again")
-				}
-				return
+				s.srv.Logger.Warn("webchat: delivering messages failed", "resource", s.ch.Resource.ID, "err", err)
+				s.close(websocket.StatusInternalError, "try again")
 			}
 		}
 	}
@@ -360,4 +418,31 @@ func (s *session) catchUp(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// socketBuffer is the size of a socket's read and write buffers. Frames
+// are small chat messages; net/http's 4 KiB buffers would be most of an
+// idle socket's memory.
+const socketBuffer = 1 << 10
+
+// leanHijacker hands the WebSocket library smaller buffers than net/http's
+// when it hijacks the connection (nothing is lost: bytes the client sent
+// early are carried over, and net/http's writer is empty by then).
+type leanHijacker struct{ http.ResponseWriter }
+
+func (l leanHijacker) Unwrap() http.ResponseWriter { return l.ResponseWriter }
+
+func (l leanHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(l.ResponseWriter).Hijack()
+	if err != nil || brw.Reader.Buffered() > socketBuffer || brw.Writer.Buffered() > 0 {
+		return conn, brw, err
+	}
+	early, _ := brw.Reader.Peek(brw.Reader.Buffered())
+	// r holds the early bytes (Peek reads them, and no further), then
+	// reads the connection.
+	r := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(early)), conn), socketBuffer)
+	if _, err := r.Peek(len(early)); err != nil {
+		return conn, brw, nil
+	}
+	return conn, bufio.NewReadWriter(r, bufio.NewWriterSize(conn, socketBuffer)), nil
 }

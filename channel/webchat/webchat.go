@@ -69,7 +69,7 @@ func (s *Server) init() {
 		if s.Logger == nil {
 			s.Logger = slog.New(slog.DiscardHandler)
 		}
-		s.hub = newHub(s.Notifier)
+		s.hub = newHub(s.Notifier, s.Limits.Ping)
 		s.limiters = &limiters{burst: s.Limits.Burst, every: s.Limits.Every, byVisitor: map[string]*bucket{}}
 	})
 }
