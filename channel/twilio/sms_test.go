@@ -2,6 +2,7 @@ package twilio_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -136,6 +137,21 @@ func (e *smsEnv) conversation() domain.Conversation {
 	return cs[0]
 }
 
+// storedMessages counts the messages of every conversation of the
+// resource.
+func (e *smsEnv) storedMessages() int {
+	e.t.Helper()
+	cs, err := e.svc.ListConversations(context.Background(), e.org, domain.ConversationFilter{ResourceID: e.res.ID, Limit: 200})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	n := 0
+	for _, c := range cs {
+		n += len(e.messages(c.ID))
+	}
+	return n
+}
+
 func (e *smsEnv) messages(conv domain.ConversationID) []domain.Message {
 	e.t.Helper()
 	ms, err := e.svc.ListMessages(context.Background(), e.org, conv, 0, 200)
@@ -238,6 +254,53 @@ func TestTwilioSMS(t *testing.T) {
 		}
 		if ms := e.messages(conv.ID); len(ms) != 1 {
 			t.Errorf("refused requests stored messages: %+v", ms)
+		}
+	})
+
+	t.Run("bad forms refused, nothing stored", func(t *testing.T) {
+		before := e.storedMessages()
+		with := func(name, value string) url.Values {
+			form := e.twilio.Inbound("SM00000000000000000000000000000009", customer, ourNumber, "Hi")
+			form.Set(name, value)
+			if value == "" {
+				form.Del(name)
+			}
+			return form
+		}
+		malformed := "MessageSid=SM1&From=%2B15550100042&Body=%zz"
+		for _, tc := range []struct {
+			name string
+			raw  string     // an unsigned raw body, or
+			form url.Values // a form signed with the auth token
+			want int
+		}{
+			{"malformed form", malformed, nil, http.StatusBadRequest},
+			{"oversized form", strings.Repeat("a", 70<<10), nil, http.StatusRequestEntityTooLarge},
+			{"no MessageSid", "", with("MessageSid", ""), http.StatusBadRequest},
+			{"no From", "", with("From", ""), http.StatusBadRequest},
+			{"From not a phone number", "", with("From", "hello"), http.StatusBadRequest},
+			{"Body not UTF-8", "", with("Body", "caf\xe9"), http.StatusBadRequest},
+			{"MessageSid too long", "", with("MessageSid", "SM"+strings.Repeat("0", 300)), http.StatusBadRequest},
+		} {
+			body, sig := tc.raw, "x"
+			if tc.form != nil {
+				body, sig = tc.form.Encode(), twilio.Signature(authToken, e.inboundURL(), tc.form)
+			}
+			req, _ := http.NewRequest(http.MethodPost, e.inboundURL(), strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set(twilio.SignatureHeader, sig)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			answer, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.want || !strings.Contains(resp.Header.Get("Content-Type"), "problem+json") {
+				t.Errorf("%s: HTTP %d %s, want a %d problem", tc.name, resp.StatusCode, answer, tc.want)
+			}
+		}
+		if after := e.storedMessages(); after != before {
+			t.Errorf("bad forms stored %d messages", after-before)
 		}
 	})
 

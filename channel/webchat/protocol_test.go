@@ -42,8 +42,14 @@ type chatEnv struct {
 // over store.
 func newChatEnv(t *testing.T, store domain.Store, n domain.Notifier) *chatEnv {
 	t.Helper()
+	return newChatEnvWith(t, store, n, webchat.Limits{})
+}
+
+// newChatEnvWith is newChatEnv with the server's limits (zero: defaults).
+func newChatEnvWith(t *testing.T, store domain.Store, n domain.Notifier, limits webchat.Limits) *chatEnv {
+	t.Helper()
 	ctx := context.Background()
-	svc, srv := serveChat(t, store, n)
+	svc, srv := serveChatWith(t, store, n, limits)
 	org, _, err := svc.CreateOrg(ctx, "Acme")
 	if err != nil {
 		t.Fatal(err)
@@ -69,10 +75,15 @@ func newChatEnv(t *testing.T, store domain.Store, n domain.Notifier) *chatEnv {
 // serveChat starts a server process's service and HTTP server on store.
 func serveChat(t *testing.T, store domain.Store, n domain.Notifier) (*service.Service, *httptest.Server) {
 	t.Helper()
+	return serveChatWith(t, store, n, webchat.Limits{})
+}
+
+func serveChatWith(t *testing.T, store domain.Store, n domain.Notifier, limits webchat.Limits) (*service.Service, *httptest.Server) {
+	t.Helper()
 	pub, _, _ := license.GenerateKey()
 	svc := service.New(service.Config{Store: store, Clock: clock.System{}, IDs: ids.Random{},
 		Licenses: license.NewVerifier(pub), Identifiers: identifier.Normalizer{}})
-	chat := &webchat.Server{Service: svc, Notifier: n}
+	chat := &webchat.Server{Service: svc, Notifier: n, Limits: limits}
 	t.Cleanup(chat.Close)
 	srv := httptest.NewServer(httpapi.New(httpapi.Config{Service: svc, Store: store, Metrics: prometheus.NewRegistry(),
 		Channels: httpapi.Channels{WebChatWidget: chat.Widget, WebChatDemo: chat.Demo, WebChatSocket: chat.Socket}}))
