@@ -45,6 +45,7 @@ func TestTenantIsolation(t *testing.T) {
 		"GET /v1/channel-resources/{resourceId}":          {},
 		"PATCH /v1/channel-resources/{resourceId}":        {body: map[string]any{"name": "stolen"}},
 		"GET /v1/channel-resources/{resourceId}/settings": {},
+		"GET /v1/messages/{messageId}/sms":                {},
 		// The channels' endpoints take no API key: a resource id alone
 		// reaches them, and what they verify is the channel's own
 		// signature (their tests); without channels configured, 404.
@@ -219,6 +220,19 @@ func buildWorld(t *testing.T, c *client.Client) map[string]string {
 	if err != nil || len(turns) != 2 {
 		t.Fatalf("turns %+v (%v)", turns, err)
 	}
+	// An SMS conversation with an operator's reply: queued in the outbox.
+	sms, err := c.CreateChannelResource(ctx, client.CreateChannelResourceRequest{Kind: client.KindSMS, Name: "line", Address: "+15550100000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	smsConv, err := c.StartConversation(ctx, client.StartConversationRequest{DeploymentID: dep.ID, ResourceID: sms.ID, CustomerDestination: "+15550100042"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, err := c.AddMessage(ctx, smsConv.Conversation.ID, client.AddMessageRequest{Direction: client.Outbound, Text: "queued"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	endpoint, err := c.CreateWebhookEndpoint(ctx, client.CreateWebhookEndpointRequest{URL: "https://93.184.216.34/hooks"})
 	if err != nil {
 		t.Fatal(err)
@@ -229,6 +243,7 @@ func buildWorld(t *testing.T, c *client.Client) map[string]string {
 		"deploymentId": dep.ID, "resourceId": res.ID, "conversationId": st.Conversation.ID,
 		"sessionId": st.Session.ID, "customerId": st.Customer.ID, "runId": run.RunID, "turnId": turns[0].ID,
 		"identifier": "mailto:a@example.com",
+		"messageId":  reply.ID,
 	}
 }
 
@@ -244,6 +259,7 @@ func snapshot(t *testing.T, c *client.Client, w map[string]string) []byte {
 		"/v1/customers/{customerId}", "/v1/customers/{customerId}/identifiers",
 		"/v1/customers/{customerId}/conversations", "/v1/runs", "/v1/events",
 		"/v1/webhook-endpoints", "/v1/webhook-endpoints/{endpointId}/deliveries",
+		"/v1/messages/{messageId}/sms",
 	}
 	var all []json.RawMessage
 	for _, p := range paths {
