@@ -56,6 +56,7 @@ func commands() []command {
 		{"license keygen", "generate an operator licence key pair", cmdLicenseKeygen},
 		{"license issue", "issue (sign) a licence token for an organization", cmdLicenseIssue},
 		{"license install", "install a licence token for an organization", cmdLicenseInstall},
+		{"bot publish", "create a version of a bot from a YAML or JSON file and publish it", cmdBotPublish},
 		{"test", "run transcript tests of bots (offline, on a temporary database)", cmdTest},
 		{"bench", "measure HTTP throughput and latency against the in-process figure", cmdBench},
 		{"version", "print the version", cmdVersion},

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/parleyhq/parley/domain"
 )
 
 // TestTranscriptCommand runs the example bot's transcript tests, then a
@@ -85,5 +88,42 @@ func TestBenchBotScenario(t *testing.T) {
 		if !strings.Contains(fields, want) {
 			t.Errorf("bench output lacks %q:\n%s", want, r.stdout)
 		}
+	}
+}
+
+// TestBotPublish publishes the example bot from its YAML file, then a new
+// version of the same app; a definition the checker refuses prints its
+// path and stores nothing.
+func TestBotPublish(t *testing.T) {
+	data := t.TempDir()
+	env := map[string]string{"PARLEY_DATA": data}
+	org := shellVars(t, mustParley(t, env, "org", "create", "--name", "Acme", "--plan", "enterprise").stdout)["PARLEY_ORG"]
+	env["PARLEY_ORG"] = org
+	out := shellVars(t, mustParley(t, env, "bot", "publish", "--file", "../../examples/change-number/bot.yaml", "--name", "Change number").stdout)
+	if !strings.HasPrefix(out["PARLEY_APP"], "app_") || !strings.HasPrefix(out["PARLEY_VERSION"], "ver_") || !strings.HasPrefix(out["PARLEY_DEPLOYMENT"], "dep_") {
+		t.Fatalf("bot publish printed %v", out)
+	}
+	again := shellVars(t, mustParley(t, env, "bot", "publish", "--app", out["PARLEY_APP"], "--environment", "qa",
+		"--file", "../../examples/change-number/bot.json").stdout)
+	if again["PARLEY_APP"] != out["PARLEY_APP"] || again["PARLEY_VERSION"] == out["PARLEY_VERSION"] {
+		t.Fatalf("second publish printed %v after %v", again, out)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("triggers: {conversation_started: hi}\nsteps: {hi: {say: \"'Hi' + 1\"}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := parley(t, env, "bot", "publish", "--app", out["PARLEY_APP"], "--file", bad)
+	if r.code != 1 || !strings.Contains(r.stderr, "invalid_definition: /steps/hi/say") {
+		t.Fatalf("bad definition: %+v", r)
+	}
+	db := openStore(t, data)
+	var versions []domain.AppVersion
+	err := db.View(context.Background(), func(tx domain.Tx) error {
+		var err error
+		versions, err = tx.ListVersions(context.Background(), domain.OrgID(org), domain.AppID(out["PARLEY_APP"]))
+		return err
+	})
+	if err != nil || len(versions) != 2 {
+		t.Fatalf("versions %d (%v), want 2", len(versions), err)
 	}
 }
