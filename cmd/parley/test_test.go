@@ -97,6 +97,7 @@ func TestBenchBotScenario(t *testing.T) {
 func TestBotPublish(t *testing.T) {
 	data := t.TempDir()
 	env := map[string]string{"PARLEY_DATA": data}
+	mustParley(t, env, "migrate")
 	org := shellVars(t, mustParley(t, env, "org", "create", "--name", "Acme", "--plan", "enterprise").stdout)["PARLEY_ORG"]
 	env["PARLEY_ORG"] = org
 	out := shellVars(t, mustParley(t, env, "bot", "publish", "--file", "../../examples/change-number/bot.yaml", "--name", "Change number").stdout)
