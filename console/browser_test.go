@@ -172,6 +172,23 @@ func TestConsoleBrowser(t *testing.T) {
 		t.Errorf("operator message shown as %q", got)
 	}
 
+	// A conversation with a bot: its turns and traces, errors marked.
+	botConv := e.startBot(a, "web-bot", "../examples/change-number/bot.json")
+	_, err = a.api.AddMessage(ctx, botConv.ID, client.AddMessageRequest{Text: "+1 555 010 0002"})
+	must(t, err)
+	b.do("turns",
+		chromedp.Navigate(b.url("/console/conversations/"+botConv.ID)),
+		chromedp.WaitVisible(css("ol.turns")),
+		chromedp.ScrollIntoView(css("#turns-h")),
+		b.shot("06b-conversation-turns"),
+	)
+	if n := b.eval("turns", `String(document.querySelectorAll("ol.turns > li").length)`); n != "2" {
+		t.Errorf("%s turns shown, want 2 (conversation_started, the answer)", n)
+	}
+	if code := b.eval("operation error", `[...document.querySelectorAll("ol.steps .badge.error")].map(e => e.textContent).join(",")`); code != "identifier_taken" {
+		t.Errorf("operation errors highlighted in the trace: %q, want identifier_taken", code)
+	}
+
 	b.do("identifier-taken",
 		chromedp.Navigate(b.url("/console/customers/"+customer)),
 		chromedp.WaitVisible(css("#identifier input[name=identifier]")),

@@ -134,6 +134,7 @@ func (c *Console) routes() []route {
 		{"POST", "/console/conversations/{conversationId}/close", signedInForm, c.closeConversation},
 		{"GET", "/console/sessions/{sessionId}", signedIn, c.session},
 		{"GET", "/console/runs", signedIn, c.runs},
+		{"GET", "/console/runs/{runId}", signedIn, c.run},
 		{"GET", "/console/apps", signedIn, c.apps},
 		{"GET", "/console/apps/{appId}", signedIn, c.app},
 		{"GET", "/console/webhooks", signedIn, c.webhooks},

@@ -7,6 +7,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -225,4 +226,24 @@ func (b *browser) sessionToken() string {
 		}
 	}
 	return ""
+}
+
+// startBot publishes the bot definition in file as a new app of tn and
+// starts a conversation on it at destination.
+func (e *env) startBot(tn tenant, destination, file string) *client.Conversation {
+	e.t.Helper()
+	ctx := e.t.Context()
+	def, err := os.ReadFile(file)
+	must(e.t, err)
+	app, err := tn.api.CreateApp(ctx, client.CreateAppRequest{Name: "Number bot"})
+	must(e.t, err)
+	v, err := tn.api.CreateVersion(ctx, app.ID, client.CreateVersionRequest{Definition: def})
+	must(e.t, err)
+	dep, err := tn.api.Publish(ctx, app.ID, client.PublishRequest{VersionID: v.ID, Environment: "production"})
+	must(e.t, err)
+	st, err := tn.api.StartConversation(ctx, client.StartConversationRequest{
+		DeploymentID: dep.ID, ResourceID: tn.resource, CustomerDestination: destination,
+	})
+	must(e.t, err)
+	return &st.Conversation
 }

@@ -23,6 +23,7 @@ type conversationView struct {
 	Earlier, Later string
 	Live           bool
 	Variables      map[string]any
+	Turns          turnsPage
 	Runs           []domain.OperationRun
 	MoreRuns       string
 	// The operator's message form: what was typed and why it failed.
@@ -91,6 +92,9 @@ func (c *Console) conversationView(r *http.Request, op *operator, id domain.Conv
 		return v, err
 	}
 	v.Variables = ses.Variables
+	if v.Turns, err = c.listTurns(r, org, id); err != nil {
+		return v, err
+	}
 	v.Runs, err = c.svc.FindRuns(ctx, org, domain.RunFilter{SessionID: v.Conv.SessionID, Limit: pageSize + 1})
 	if len(v.Runs) > pageSize {
 		v.Runs = v.Runs[:pageSize]

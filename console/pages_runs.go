@@ -24,6 +24,8 @@ type runsView struct {
 	Runs                        []domain.OperationRun
 	Next                        string
 	Filtered                    bool
+	// Single shows one run, without the filters.
+	Single bool
 }
 
 // runs lists the run log, newest first, filtered by operation and error.
@@ -72,4 +74,14 @@ func runConversation(inputs map[string]any) string {
 		}
 	}
 	return ""
+}
+
+// run shows one run of the log.
+func (c *Console) run(w http.ResponseWriter, r *http.Request, op *operator) error {
+	run, err := c.svc.GetRun(r.Context(), op.org.ID, domain.RunID(r.PathValue("runId")))
+	if err != nil {
+		return err
+	}
+	v := runsView{Runs: []domain.OperationRun{run}, Single: true}
+	return c.render(w, r, http.StatusOK, "runs", page{Title: "Run " + string(run.ID), Nav: "runs", Op: op, Data: v})
 }
