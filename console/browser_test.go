@@ -51,6 +51,8 @@ func TestConsoleBrowser(t *testing.T) {
 		t.Fatalf("update_customer_identifier: %+v", res.Error)
 	}
 	other := e.start(a, "web-9", "tel:+15550100002")
+	// The old number is recycled: a new customer holds it now.
+	recycled := e.start(a, "web-8", "tel:+15550100000")
 	e.catchUp()
 	live := e.start(a, "web-2", "tel:+15550100001")
 	customer := first.CustomerID
@@ -107,11 +109,27 @@ func TestConsoleBrowser(t *testing.T) {
 			t.Errorf("search of the old number as of %s: page lacks %q:\n%s", asOf, want, result)
 		}
 	}
+	if strings.Contains(result, recycled.CustomerID) {
+		t.Errorf("search of the old number as of %s shows its new holder %s", asOf, recycled.CustomerID)
+	}
+
+	// Every holder of the old number, oldest first.
+	b.do("holders",
+		chromedp.Click(css("a.button.secondary")),
+		chromedp.WaitVisible(css("table.holders")),
+		b.shot("03b-identifier-holders"),
+	)
+	holders := b.eval("holders", `[...document.querySelectorAll("table.holders tbody tr td:first-child")].map(e => e.textContent.trim()).join(",")`)
+	if holders != customer+","+recycled.CustomerID {
+		t.Errorf("holders of tel:+15550100000: %s, want %s then %s", holders, customer, recycled.CustomerID)
+	}
 	b.do("search-now",
+		chromedp.Navigate(b.url("/console/")),
+		chromedp.WaitVisible(css("#q")),
 		chromedp.SetValue(css("#q"), "tel:+1 555 010 0001"),
 		chromedp.SetValue(css("#asof"), ""),
 		chromedp.Click(css("form.search button")),
-		b.until(`document.querySelector("#result") && location.search.includes("asof=&")`),
+		b.until(`document.querySelector("#result") && location.pathname == "/console/search"`),
 		b.shot("04-search-now"),
 	)
 	result = b.text("search result", "main")
@@ -224,6 +242,7 @@ func TestConsoleBrowser(t *testing.T) {
 
 	b.do("other-pages",
 		chromedp.Navigate(b.url("/console/runs")), chromedp.WaitVisible(css("table.runs")), b.shot("09-runs"),
+		chromedp.Navigate(b.url("/console/customers")), chromedp.WaitVisible(css("table.customers")), b.shot("09b-customers"),
 		chromedp.Navigate(b.url("/console/apps")), chromedp.WaitVisible(css("table.list")), b.shot("10-apps"),
 		chromedp.Navigate(b.url("/console/apps/"+a.app)), chromedp.WaitVisible(css("ul.versions")), b.shot("11-app"),
 		chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),

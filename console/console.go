@@ -126,6 +126,8 @@ func (c *Console) routes() []route {
 
 		{"GET", "/console/{$}", signedIn, c.home},
 		{"GET", "/console/search", signedIn, c.search},
+		{"GET", "/console/identifiers", signedIn, c.identifier},
+		{"GET", "/console/customers", signedIn, c.customers},
 		{"GET", "/console/customers/{customerId}", signedIn, c.customer},
 		{"POST", "/console/customers/{customerId}/identifier", signedInForm, c.updateIdentifier},
 		{"GET", "/console/conversations/{conversationId}", signedIn, c.conversation},

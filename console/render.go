@@ -24,7 +24,7 @@ var assetFiles embed.FS
 
 // pageNames are the templates/<name>.html pages, each rendered inside
 // templates/layout.html with templates/parts.html.
-var pageNames = []string{"signin", "error", "home", "search", "customer", "conversation", "runs", "apps", "app", "webhooks", "webhook"}
+var pageNames = []string{"signin", "error", "home", "search", "customer", "conversation", "runs", "apps", "app", "webhooks", "webhook", "identifier", "customers"}
 
 // pages holds the parsed page templates.
 type pages struct{ byName map[string]*template.Template }

@@ -30,7 +30,7 @@ func TestConsoleSecurity(t *testing.T) {
 			"/console/", "/console/search?q=" + convA.ID, "/console/customers/" + convA.CustomerID,
 			"/console/conversations/" + convA.ID, "/console/sessions/" + convA.SessionID, "/console/runs",
 			"/console/apps", "/console/apps/" + a.app, "/console/webhooks", "/console/webhooks/" + a.endpoint,
-			"/console/no-such-page",
+			"/console/customers", "/console/identifiers?value=tel:%2B15550100009", "/console/no-such-page",
 		}
 		for _, p := range pages {
 			r := anon.get(p)
@@ -160,8 +160,17 @@ func TestConsoleSecurity(t *testing.T) {
 			}
 		}
 		wantStatus(t, b.api, convB.ID, "live")
+		// The holders of an identifier both orgs use are org a's only.
+		r := op.get("/console/identifiers?value=" + url.QueryEscape("tel:+15550100001"))
+		if r.status != http.StatusOK || !strings.Contains(r.body, convA.CustomerID) || strings.Contains(r.body, convB.CustomerID) {
+			t.Errorf("holders page from org a: %d, shows org a's holder %v, org b's %v", r.status,
+				strings.Contains(r.body, convA.CustomerID), strings.Contains(r.body, convB.CustomerID))
+		}
+		if r := op.get("/console/customers"); strings.Contains(r.body, convB.CustomerID) {
+			t.Error("the customers list of org a shows org b's customer")
+		}
 		// Searching org b's conversation id finds nothing in org a.
-		r := op.get("/console/search?q=" + url.QueryEscape(convB.ID))
+		r = op.get("/console/search?q=" + url.QueryEscape(convB.ID))
 		if r.status != http.StatusOK || strings.Contains(r.body, "/console/conversations/"+convB.ID) || strings.Contains(r.body, convB.CustomerID) {
 			t.Errorf("search of org b's conversation id from org a: %d, shows it", r.status)
 		}
@@ -175,7 +184,8 @@ func TestConsoleSecurity(t *testing.T) {
 		must(t, err)
 		for _, p := range []string{
 			"/console/", "/console/customers/" + st.CustomerID, "/console/conversations/" + st.ID,
-			"/console/search?q=" + url.QueryEscape(ident),
+			"/console/search?q=" + url.QueryEscape(ident), "/console/identifiers?value=" + url.QueryEscape(ident),
+			"/console/customers",
 		} {
 			r := op.get(p)
 			if r.status != http.StatusOK {
@@ -199,7 +209,8 @@ func TestConsoleSecurity(t *testing.T) {
 	t.Run("pages allow no inline script or style", func(t *testing.T) {
 		inline := regexp.MustCompile(`(?i)<script(\s[^>]*)?>|<style|\sstyle=|\son[a-z]+=|javascript:`)
 		for _, p := range []string{"/console/", "/console/customers/" + convA.CustomerID, "/console/conversations/" + convA.ID,
-			"/console/runs", "/console/apps", "/console/apps/" + a.app, "/console/search?q=nobody",
+			"/console/runs", "/console/apps", "/console/apps/" + a.app, "/console/search?q=nobody", "/console/customers",
+			"/console/identifiers?value=tel:%2B15550100001",
 			"/console/webhooks", "/console/webhooks/" + a.endpoint} {
 			r := op.get(p)
 			csp := r.header.Get("Content-Security-Policy")
