@@ -13,8 +13,8 @@ import (
 type holdersView struct {
 	// Input is what was asked; Identifier its normalized form.
 	Input, Identifier, Error string
-	Holders              []holderRow
-	Next                 string
+	Holders                  []holderRow
+	Next                     string
 }
 
 // holderRow is an interval of the identifier's timeline with its holder.
