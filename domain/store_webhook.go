@@ -35,14 +35,14 @@ type WebhookTx interface {
 	// claimer takes them before the lease expires. Rows another
 	// transaction holds are skipped, not waited for.
 	ClaimWebhookDeliveries(ctx context.Context, now, until time.Time, lease string, limit int) ([]WebhookDelivery, error)
-	// FinishWebhookAttempt logs a (and returns its Seq) and, when the
-	// delivery still holds lease, stores d's State, Attempts,
-	// NextAttemptAt, LastStatus, LastError and DeliveredAt (FirstAttemptAt
-	// keeps its first value) and clears the lease. applied is false when
-	// the lease was lost (the delivery was claimed again, replayed, failed
-	// by a disabled endpoint or deleted); the attempt is still logged
-	// unless the endpoint is gone.
-	FinishWebhookAttempt(ctx context.Context, lease string, d WebhookDelivery, a WebhookAttempt) (applied bool, err error)
+	// FinishWebhookAttempts records a batch of attempts: it logs each
+	// attempt (unless its endpoint is gone) and, for each delivery that
+	// still holds its lease, stores the delivery's State, Attempts,
+	// NextAttemptAt, LastStatus, LastError and DeliveredAt
+	// (FirstAttemptAt keeps its first value) and clears the lease.
+	// applied[i] is false when fs[i]'s lease was lost (the delivery was
+	// claimed again, replayed, failed by a disabled endpoint or deleted).
+	FinishWebhookAttempts(ctx context.Context, fs []WebhookFinish) (applied []bool, err error)
 	// GetWebhookDelivery returns the delivery of event seq to the
 	// endpoint; CodeNotFound when there is none in org.
 	GetWebhookDelivery(ctx context.Context, org OrgID, endpoint WebhookEndpointID, seq int64) (WebhookDelivery, error)
@@ -139,6 +139,13 @@ type WebhookDelivery struct {
 
 // EventID is the delivery's event id, the webhook-id of its requests.
 func (d WebhookDelivery) EventID() string { return EventIDOf(d.EventSeq) }
+
+// WebhookFinish is one attempt to record with the delivery it leaves.
+type WebhookFinish struct {
+	Lease    string
+	Delivery WebhookDelivery
+	Attempt  WebhookAttempt
+}
 
 // DeliveryFilter selects deliveries for ListWebhookDeliveries. Zero fields
 // do not filter.

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/parleyhq/parley/domain"
 )
 
@@ -112,26 +114,75 @@ func (t *tx) ClaimWebhookDeliveries(ctx context.Context, now, until time.Time, l
 		RETURNING `+qualified("d", deliveryColumns), now, until, lease, limitOrAll(limit))
 }
 
-// FinishWebhookAttempt logs a and applies d when the lease still holds.
-func (t *tx) FinishWebhookAttempt(ctx context.Context, lease string, d domain.WebhookDelivery, a domain.WebhookAttempt) (bool, error) {
-	tag, err := t.exec(ctx,
-		`UPDATE webhook_deliveries SET state = $5, attempts = $6, next_attempt_at = $7, lease = '',
-			first_attempt_at = COALESCE(first_attempt_at, $8), last_status = $9, last_error = $10, delivered_at = $11
-		WHERE org_id = $1 AND endpoint_id = $2 AND event_seq = $3 AND lease = $4 AND state = 'pending'`,
-		d.OrgID, d.EndpointID, d.EventSeq, lease, d.State, d.Attempts, d.NextAttemptAt, a.StartedAt, d.LastStatus,
-		d.LastError, d.DeliveredAt)
+// FinishWebhookAttempts records a batch with two statements: one UPDATE
+// of every delivery still under its lease, one INSERT of every attempt.
+func (t *tx) FinishWebhookAttempts(ctx context.Context, fs []domain.WebhookFinish) ([]bool, error) {
+	n := len(fs)
+	var (
+		endpoints, orgs, leases, states, lastErrors, attemptErrors, excerpts = make([]string, n), make([]string, n),
+			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		seqs, latencies                 = make([]int64, n), make([]int64, n)
+		attempts, numbers, lastStatuses = make([]int32, n), make([]int32, n), make([]int32, n)
+		statuses                        = make([]int32, n)
+		next, started                   = make([]time.Time, n), make([]time.Time, n)
+		delivered                       = make([]*time.Time, n)
+	)
+	for i, f := range fs {
+		d, a := f.Delivery, f.Attempt
+		endpoints[i], orgs[i], leases[i], states[i] = string(d.EndpointID), string(d.OrgID), f.Lease, string(d.State)
+		seqs[i], attempts[i], next[i], started[i] = d.EventSeq, int32(d.Attempts), d.NextAttemptAt, a.StartedAt
+		lastStatuses[i], lastErrors[i], delivered[i] = int32(d.LastStatus), d.LastError, d.DeliveredAt
+		numbers[i], latencies[i], statuses[i] = int32(a.Attempt), a.Latency.Microseconds(), int32(a.Status)
+		attemptErrors[i], excerpts[i] = a.Error, a.ResponseExcerpt
+	}
+	rows, err := t.query(ctx, `UPDATE webhook_deliveries d SET state = i.state, attempts = i.attempts,
+			next_attempt_at = i.next_attempt_at, lease = '', first_attempt_at = COALESCE(d.first_attempt_at, i.started_at),
+			last_status = i.last_status, last_error = i.last_error, delivered_at = i.delivered_at
+		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::int[], $7::timestamptz[],
+			$8::timestamptz[], $9::int[], $10::text[], $11::timestamptz[])
+			AS i(endpoint_id, event_seq, org_id, lease, state, attempts, next_attempt_at, started_at, last_status,
+				last_error, delivered_at)
+		WHERE d.endpoint_id = i.endpoint_id AND d.event_seq = i.event_seq AND d.org_id = i.org_id
+			AND d.lease = i.lease AND d.state = 'pending'
+		RETURNING d.endpoint_id, d.event_seq`,
+		endpoints, seqs, orgs, leases, states, attempts, next, started, lastStatuses, lastErrors, delivered)
 	if err != nil {
-		return false, fmt.Errorf("postgres: finish webhook attempt: %w", err)
+		return nil, fmt.Errorf("postgres: finish webhook attempts: %w", err)
+	}
+	type key struct {
+		endpoint string
+		seq      int64
+	}
+	done, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (key, error) {
+		var k key
+		return k, row.Scan(&k.endpoint, &k.seq)
+	})
+	if err != nil {
+		return nil, t.note(fmt.Errorf("postgres: finish webhook attempts: %w", err))
+	}
+	updated := make(map[key]bool, len(done))
+	for _, k := range done {
+		updated[k] = true
 	}
 	_, err = t.exec(ctx, `INSERT INTO webhook_attempts (endpoint_id, org_id, event_seq, attempt, started_at, latency_us,
 			status, error, response_excerpt)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = $1 AND org_id = $2)`,
-		a.EndpointID, a.OrgID, a.EventSeq, a.Attempt, a.StartedAt, a.Latency.Microseconds(), a.Status, a.Error,
-		a.ResponseExcerpt)
+		SELECT a.endpoint_id, a.org_id, a.event_seq, a.attempt, a.started_at, a.latency_us, a.status, a.error,
+			a.response_excerpt FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[], $5::timestamptz[], $6::bigint[],
+			$7::int[], $8::text[], $9::text[]) WITH ORDINALITY
+			AS a(endpoint_id, org_id, event_seq, attempt, started_at, latency_us, status, error, response_excerpt, n)
+		WHERE EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.id = a.endpoint_id AND w.org_id = a.org_id)
+		ORDER BY a.n`,
+		endpoints, orgs, seqs, numbers, started, latencies, statuses, attemptErrors, excerpts)
 	if err != nil {
-		return false, fmt.Errorf("postgres: log webhook attempt: %w", err)
+		return nil, fmt.Errorf("postgres: log webhook attempts: %w", err)
 	}
-	return tag.RowsAffected() == 1, nil
+	applied := make([]bool, n)
+	for i := range fs {
+		k := key{endpoints[i], seqs[i]}
+		applied[i] = updated[k]
+		delete(updated, k) // a delivery twice in one batch applies once
+	}
+	return applied, nil
 }
 
 // GetWebhookDelivery returns one delivery; CodeNotFound when none in org.

@@ -124,8 +124,21 @@ func (t *tx) ClaimWebhookDeliveries(ctx context.Context, now, until time.Time, l
 		RETURNING `+deliveryColumns, micros(until), lease, micros(now), limitArg(limit))
 }
 
-// FinishWebhookAttempt logs a and applies d when the lease still holds.
-func (t *tx) FinishWebhookAttempt(ctx context.Context, lease string, d domain.WebhookDelivery, a domain.WebhookAttempt) (bool, error) {
+// FinishWebhookAttempts records each attempt in turn (statements on the
+// one writer connection cost no round trip).
+func (t *tx) FinishWebhookAttempts(ctx context.Context, fs []domain.WebhookFinish) ([]bool, error) {
+	applied := make([]bool, len(fs))
+	for i, f := range fs {
+		var err error
+		if applied[i], err = t.finishAttempt(ctx, f.Lease, f.Delivery, f.Attempt); err != nil {
+			return nil, err
+		}
+	}
+	return applied, nil
+}
+
+// finishAttempt logs a and applies d when the lease still holds.
+func (t *tx) finishAttempt(ctx context.Context, lease string, d domain.WebhookDelivery, a domain.WebhookAttempt) (bool, error) {
 	res, err := t.exec(ctx,
 		`UPDATE webhook_deliveries SET state = ?, attempts = ?, next_attempt_at = ?, lease = '',
 			first_attempt_at = COALESCE(first_attempt_at, ?), last_status = ?, last_error = ?, delivered_at = ?

@@ -244,7 +244,10 @@ func testWebhookClaims(t *testing.T, newStore Factory) {
 		var applied bool
 		update(t, s, func(ctx context.Context, tx domain.Tx) error {
 			var err error
-			applied, err = tx.FinishWebhookAttempt(ctx, lease, d, a)
+			got, err := tx.FinishWebhookAttempts(ctx, []domain.WebhookFinish{{Lease: lease, Delivery: d, Attempt: a}})
+			if err == nil {
+				applied = got[0]
+			}
 			return err
 		})
 		return applied
@@ -278,24 +281,44 @@ func testWebhookClaims(t *testing.T, newStore Factory) {
 	want.Lease, want.FirstAttemptAt = "", ptr(minute(12))
 	equal(t, "delivery after a failed attempt", got, want)
 
+	// A batch: one under its lease, one not; both logged, in order.
+	leased := claim(t, s, minute(60), minute(70), "l4", 1)
+	if len(leased) != 1 {
+		t.Fatalf("claim at minute 60 took %d deliveries, want 1", len(leased))
+	}
+	ok := leased[0]
+	ok.State, ok.Attempts, ok.LastStatus, ok.DeliveredAt = domain.DeliveryDelivered, 1, 200, ptr(minute(61))
+	okAttempt := domain.WebhookAttempt{OrgID: a.Org.ID, EndpointID: ep.ID, EventSeq: ok.EventSeq, Attempt: 1,
+		StartedAt: minute(60), Status: 200}
+	var applied []bool
+	update(t, s, func(ctx context.Context, tx domain.Tx) error {
+		var err error
+		applied, err = tx.FinishWebhookAttempts(ctx, []domain.WebhookFinish{
+			{Lease: "stale", Delivery: delivered, Attempt: attempt},
+			{Lease: "l4", Delivery: ok, Attempt: okAttempt},
+		})
+		return err
+	})
+	equal(t, "FinishWebhookAttempts applied", applied, []bool{false, true})
 	attempts := func(f domain.AttemptFilter) []domain.WebhookAttempt {
 		return read(t, s, func(ctx context.Context, tx domain.Tx) ([]domain.WebhookAttempt, error) {
 			return tx.ListWebhookAttempts(ctx, a.Org.ID, ep.ID, f)
 		})
 	}
 	all := attempts(domain.AttemptFilter{})
-	if len(all) != 4 {
-		t.Fatalf("ListWebhookAttempts returned %d attempts, want 4 (lost leases are logged too): %+v", len(all), all)
+	if len(all) != 6 {
+		t.Fatalf("ListWebhookAttempts returned %d attempts, want 6 (lost leases are logged too): %+v", len(all), all)
 	}
+	equal(t, "batch attempts logged in order", []int64{all[1].EventSeq, all[0].EventSeq}, []int64{d.EventSeq, ok.EventSeq})
 	for i := range all {
 		if i > 0 && all[i].Seq >= all[i-1].Seq {
 			t.Errorf("attempts not newest first: %d after %d", all[i].Seq, all[i-1].Seq)
 		}
 	}
 	wantAttempt := failedAttempt
-	wantAttempt.Seq = all[0].Seq
-	equal(t, "newest attempt", all[0], wantAttempt)
-	equal(t, "attempts of one event", len(attempts(domain.AttemptFilter{EventSeq: d.EventSeq})), 3)
+	wantAttempt.Seq = all[2].Seq
+	equal(t, "the attempt before the batch", all[2], wantAttempt)
+	equal(t, "attempts of one event", len(attempts(domain.AttemptFilter{EventSeq: d.EventSeq})), 4)
 	equal(t, "attempts before a seq", attempts(domain.AttemptFilter{BeforeSeq: all[1].Seq}), all[2:])
 	equal(t, "attempts with a limit", attempts(domain.AttemptFilter{Limit: 2}), all[:2])
 	equal(t, "attempts of another org", len(read(t, s, func(ctx context.Context, tx domain.Tx) ([]domain.WebhookAttempt, error) {

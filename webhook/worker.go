@@ -280,46 +280,26 @@ type disabling struct {
 // the endpoints that answered 410 or have failed for too long.
 func (w *Worker) finish(ctx context.Context, batch []result) error {
 	now := w.cfg.Clock.Now().UTC()
+	var h *health
 	var outcomes []string
-	var disable []disabling
 	err := w.cfg.Store.Update(ctx, func(tx domain.Tx) error {
-		outcomes, disable = outcomes[:0], disable[:0]
-		failingSince := map[domain.WebhookEndpointID]time.Time{}
-		healthy := map[domain.WebhookEndpointID]bool{}
-		for _, r := range batch {
+		h = &health{failingSince: map[domain.WebhookEndpointID]time.Time{}, healthy: map[domain.WebhookEndpointID]bool{}}
+		fs := make([]domain.WebhookFinish, len(batch))
+		outcomes = make([]string, len(batch))
+		for i, r := range batch {
 			d, a, outcome := w.next(r, now)
-			applied, err := tx.FinishWebhookAttempt(ctx, r.job.lease, d, a)
-			if err != nil {
+			fs[i], outcomes[i] = domain.WebhookFinish{Lease: r.job.lease, Delivery: d, Attempt: a}, outcome
+		}
+		applied, err := tx.FinishWebhookAttempts(ctx, fs)
+		if err != nil {
+			return err
+		}
+		for i, r := range batch {
+			if !applied[i] {
+				outcomes[i] = outcomeLostLease
+			}
+			if err := h.track(ctx, tx, r, outcomes[i], now, w.cfg.DisableAfter); err != nil {
 				return err
-			}
-			if !applied {
-				outcome = outcomeLostLease
-			}
-			outcomes = append(outcomes, outcome)
-			e := r.job.endpoint
-			switch {
-			case outcome == outcomeGone:
-				disable = append(disable, disabling{e.OrgID, e.ID, fmt.Sprintf("the endpoint answered 410 Gone at %s", r.started.Format(time.RFC3339))})
-			case r.outcome.OK():
-				if !healthy[e.ID] {
-					healthy[e.ID] = true
-					if err := tx.MarkWebhookEndpointHealthy(ctx, e.OrgID, e.ID); err != nil {
-						return err
-					}
-				}
-			case e.Enabled:
-				since, seen := failingSince[e.ID]
-				if !seen {
-					if since, err = tx.MarkWebhookEndpointFailing(ctx, e.OrgID, e.ID, r.started); err != nil && !domain.IsNotFound(err) {
-						return err
-					}
-					failingSince[e.ID] = since
-				}
-				if !since.IsZero() && now.Sub(since) >= w.cfg.DisableAfter && !healthy[e.ID] {
-					disable = append(disable, disabling{e.OrgID, e.ID, fmt.Sprintf(
-						"every attempt failed since %s (%s); last: %s", since.Format(time.RFC3339),
-						now.Sub(since).Round(time.Minute), r.outcome.Describe())})
-				}
 			}
 		}
 		return nil
@@ -330,8 +310,51 @@ func (w *Worker) finish(ctx context.Context, batch []result) error {
 	for _, o := range outcomes {
 		w.metrics.deliveries.WithLabelValues(o).Inc()
 	}
+	w.disable(ctx, h.disable)
+	return nil
+}
+
+// health follows the endpoints of a batch: which succeeded, since when
+// the others fail, and which to disable.
+type health struct {
+	failingSince map[domain.WebhookEndpointID]time.Time
+	healthy      map[domain.WebhookEndpointID]bool
+	disable      []disabling
+}
+
+// track records what r says about its endpoint's health in tx.
+func (h *health) track(ctx context.Context, tx domain.Tx, r result, outcome string, now time.Time, disableAfter time.Duration) error {
+	e := r.job.endpoint
+	switch {
+	case outcome == outcomeGone:
+		h.disable = append(h.disable, disabling{e.OrgID, e.ID, fmt.Sprintf("the endpoint answered 410 Gone at %s", r.started.Format(time.RFC3339))})
+	case r.outcome.OK():
+		if !h.healthy[e.ID] {
+			h.healthy[e.ID] = true
+			return tx.MarkWebhookEndpointHealthy(ctx, e.OrgID, e.ID)
+		}
+	case e.Enabled:
+		since, seen := h.failingSince[e.ID]
+		if !seen {
+			var err error
+			if since, err = tx.MarkWebhookEndpointFailing(ctx, e.OrgID, e.ID, r.started); err != nil && !domain.IsNotFound(err) {
+				return err
+			}
+			h.failingSince[e.ID] = since
+		}
+		if !since.IsZero() && now.Sub(since) >= disableAfter && !h.healthy[e.ID] {
+			h.disable = append(h.disable, disabling{e.OrgID, e.ID, fmt.Sprintf(
+				"every attempt failed since %s (%s); last: %s", since.Format(time.RFC3339),
+				now.Sub(since).Round(time.Minute), r.outcome.Describe())})
+		}
+	}
+	return nil
+}
+
+// disable disables each endpoint of list once, through the service.
+func (w *Worker) disable(ctx context.Context, list []disabling) {
 	done := map[domain.WebhookEndpointID]bool{}
-	for _, dis := range disable {
+	for _, dis := range list {
 		if done[dis.id] {
 			continue
 		}
@@ -342,7 +365,6 @@ func (w *Worker) finish(ctx context.Context, batch []result) error {
 		}
 		w.log.Warn("webhook endpoint disabled", "org", dis.org, "endpoint", dis.id, "reason", dis.reason)
 	}
-	return nil
 }
 
 // next returns the delivery after r's attempt, the attempt's log entry
