@@ -34,6 +34,11 @@ const (
 	// CodeInvalidDefinition refuses a bot definition; details.path is a
 	// JSON pointer to its first problem.
 	CodeInvalidDefinition = "invalid_definition"
+	// CodeUnavailable: the database could not be reached (or the connection
+	// broke) and the request was not applied; retry later. The one
+	// exception is a connection lost while COMMIT was in flight: the
+	// change may then have been applied, and the message says so.
+	CodeUnavailable = "unavailable"
 )
 
 // Error is a coded error. Message is safe to show to API clients; Details

@@ -8,22 +8,36 @@ import (
 // Store is a storage backend. All state lives in it; server processes are
 // stateless. Implementations: package sqlite and package postgres. The
 // contract every implementation honours is the storetest suite.
+//
+// Isolation. A write transaction (Update, UpdateOrg) does not serialize
+// with every other writer: on PostgreSQL it runs at READ COMMITTED (each
+// statement sees what committed before it started), on SQLite the one
+// writer connection serializes every write. Read-then-write logic therefore
+// takes the locks that protect what it reads before it reads it:
+// LockConversation for a conversation, its session and its messages,
+// LockCustomer and LockKeys (identifiers) for an identity change; the
+// unique indexes (one holder per identifier, one current interval, one
+// active deployment, one version number, one idempotency key) are the last
+// word, and a raced unique insert is a transient conflict that runs fn
+// again. docs/ARCHITECTURE.md ("Guarantees") says which lock protects what.
 type Store interface {
-	// View runs fn in a read-only transaction (a consistent snapshot).
+	// View runs fn in a read-only transaction: one consistent snapshot.
+	// It never waits for writers and takes no lock that could delay them.
 	View(ctx context.Context, fn func(Tx) error) error
 	// Update runs fn in a read-write transaction and commits when fn
 	// returns nil; any error rolls everything back. When the database
 	// reports a transient conflict (a unique violation raced by another
-	// writer, a serialization failure or a deadlock) Update rolls back and
-	// runs fn again, a bounded number of times, so fn must have no effect
-	// outside the transaction. When retries run out it returns CodeConflict.
+	// writer, a serialization failure or a deadlock) or the connection was
+	// lost before COMMIT was sent, Update rolls back and runs fn again, a
+	// bounded number of times, so fn must have no effect outside the
+	// transaction. When retries run out it returns CodeConflict (or
+	// CodeUnavailable when the database cannot be reached).
 	// fn must not call the store itself (View, Update, UpdateOrg): that
 	// would wait for the transaction fn runs in.
 	Update(ctx context.Context, fn func(Tx) error) error
 	// UpdateOrg is Update for a transaction that writes the rows of one
-	// org. It is also serialized with every other UpdateOrg of that org,
-	// across server processes, so that concurrent writers of one org wait
-	// for each other instead of failing each other's transactions.
+	// org. It takes no org-wide lock: writers of one org run in parallel
+	// and exclude each other only through the locks fn takes.
 	UpdateOrg(ctx context.Context, org OrgID, fn func(Tx) error) error
 	// Ready returns nil when the database is reachable and fully migrated.
 	Ready(ctx context.Context) error
@@ -72,6 +86,19 @@ type Tx interface {
 	// Customers and identifier history.
 	CreateCustomer(ctx context.Context, c Customer) error
 	GetCustomer(ctx context.Context, org OrgID, id CustomerID) (Customer, error)
+	// LockCustomer returns the customer, locked until the transaction ends
+	// against every other LockCustomer (PostgreSQL: SELECT ... FOR NO KEY
+	// UPDATE, which still lets other transactions insert rows referencing
+	// it; SQLite: a read, since its one writer serializes already). An
+	// identity change locks its customer before the identifiers (LockKeys).
+	LockCustomer(ctx context.Context, org OrgID, id CustomerID) (Customer, error)
+	// LockKeys locks named keys of org until the transaction ends, in
+	// sorted order (so two transactions locking overlapping sets cannot
+	// deadlock each other); duplicates are locked once. Keys are namespaced
+	// by their users: IdentifierKey for an identifier. PostgreSQL: advisory
+	// transaction locks on a 64-bit hash of (org, key), so two keys may
+	// rarely share a lock (safe: it only makes one wait); SQLite: nothing.
+	LockKeys(ctx context.Context, org OrgID, keys ...string) error
 	// SetCustomerIdentifier sets the current identifier ("" for none) and
 	// the start of its interval. At most one customer per org holds an
 	// identifier: a duplicate is a transient conflict.
@@ -115,13 +142,28 @@ type Tx interface {
 
 	// Operation runs, events (outbox) and idempotency records.
 	RecordRun(ctx context.Context, r OperationRun) error
+	// RecordRuns stores several runs at once (the batched run log), in
+	// order; a duplicate id is a transient conflict.
+	RecordRuns(ctx context.Context, rs []OperationRun) error
 	GetRun(ctx context.Context, org OrgID, id RunID) (OperationRun, error)
 	// ListRuns returns runs newest first, before the run with id before
 	// ("" for the newest), at most limit.
 	ListRuns(ctx context.Context, org OrgID, before RunID, limit int) ([]OperationRun, error)
-	// AppendEvent stores e and assigns its Seq.
+	// AppendEvent stores e and assigns its Seq (e.Seq is ignored). Seqs
+	// grow but need not be consecutive, and appending takes no lock: writers
+	// of one org append in parallel.
 	AppendEvent(ctx context.Context, e Event) error
-	// ListEvents returns events with Seq > after, oldest first, at most limit.
+	// ListEvents returns events with Seq > after, oldest first, at most
+	// limit (0 for all). The feed's guarantee: it never skips an event. An
+	// event is listed only once no transaction that could still commit an
+	// event with a lower Seq is in progress, so a reader that has seen Seq n
+	// never later finds a new event at or below n, and polling with
+	// after = the last Seq seen delivers every committed event exactly once,
+	// in Seq order. (PostgreSQL: Seq orders events by writing transaction,
+	// and events of a transaction become visible once every older writing
+	// transaction of the database has ended; a long open write transaction
+	// delays the feed, it never loses events. SQLite: commit order.)
+	// Events written by the calling transaction itself need not be listed.
 	ListEvents(ctx context.Context, org OrgID, after int64, limit int) ([]Event, error)
 	// GetIdempotency returns the record of key; found is false when none.
 	GetIdempotency(ctx context.Context, org OrgID, key string) (rec IdempotencyRecord, found bool, err error)
@@ -157,6 +199,12 @@ type ConversationFilter struct {
 	BeforeID        ConversationID
 	Limit           int // required, > 0
 }
+
+// IdentifierKey is the LockKeys key of an identifier (canonical form):
+// every transaction that reads who holds an identifier and then acts on it
+// (gives it to a customer, closes its interval, starts a conversation
+// under it) locks it first.
+func IdentifierKey(identifier string) string { return "identifier:" + identifier }
 
 // Clock tells the time; injected so tests are deterministic.
 type Clock interface{ Now() time.Time }

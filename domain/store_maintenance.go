@@ -1,4 +1,23 @@
 package domain
 
-// MaintenanceTx holds the Tx methods for retention: deleting expired runs, events and idempotency records.
-type MaintenanceTx interface{}
+import (
+	"context"
+	"time"
+)
+
+// MaintenanceTx holds the Tx methods for retention: deleting expired runs,
+// events and idempotency records. Each deletes at most limit rows of every
+// org, oldest first, and returns how many it deleted, so that retention
+// runs in small transactions that never hold a writer for long. On
+// PostgreSQL rows another transaction is deleting are skipped (FOR UPDATE
+// SKIP LOCKED), so passes running at once in several processes never do
+// the same work twice.
+type MaintenanceTx interface {
+	// DeleteRunsBefore deletes runs that started before before.
+	DeleteRunsBefore(ctx context.Context, before time.Time, limit int) (int, error)
+	// DeleteEventsBefore deletes events created before before.
+	DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int, error)
+	// DeleteIdempotencyBefore deletes idempotency records created before
+	// before, completed or still in progress.
+	DeleteIdempotencyBefore(ctx context.Context, before time.Time, limit int) (int, error)
+}

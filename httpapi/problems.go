@@ -24,6 +24,9 @@ type problemKind struct {
 //     organization's plan does not allow the operation.
 //   - conversation_not_found is 404; identifier_taken, conversation_closed
 //     and not_deployed are 409: the request conflicts with current state.
+//   - unavailable is 503 with Retry-After: the database could not be
+//     reached; nothing was applied (unless the message says the connection
+//     broke during the commit), and the same request may be sent again.
 //
 // A code missing from this table answers 500.
 var problemKinds = map[string]problemKind{
@@ -42,8 +45,13 @@ var problemKinds = map[string]problemKind{
 	domain.CodeConversationClosed:   {http.StatusConflict, "Conversation closed"},
 	domain.CodeNotDeployed:          {http.StatusConflict, "Not deployed"},
 	domain.CodePayloadTooLarge:      {http.StatusRequestEntityTooLarge, "Payload too large"},
+	domain.CodeUnavailable:          {http.StatusServiceUnavailable, "Service unavailable"},
 	domain.CodeInternal:             {http.StatusInternalServerError, "Internal error"},
 }
+
+// retryAfterSeconds is the Retry-After of an unavailable answer: the store
+// has already retried for about a second before giving up.
+const retryAfterSeconds = "1"
 
 // problemFor returns the status and title of code.
 func problemFor(code string) (string, problemKind) {
@@ -84,6 +92,10 @@ func (s *server) problem(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if code == domain.CodeUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="parley"`)
+	}
+	if code == domain.CodeUnavailable {
+		w.Header().Set("Retry-After", retryAfterSeconds)
+		s.log.WarnContext(r.Context(), "database unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	body, merr := json.Marshal(p)
 	if merr != nil { // details that do not encode: drop them

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"slices"
 	"testing"
 	"time"
 
@@ -20,13 +22,18 @@ import (
 
 // The benchmarks compare the store path (service.Run on the PostgreSQL
 // backend: validation, licence check, run recording) with hand-written SQL
-// writing the same rows in one transaction, at the isolation level of the
-// store's Update (SERIALIZABLE), through a pool of its own on the same
-// database. They mirror sqlite/bench_test.go; docs/PERFORMANCE.md records
-// the results and the command. They skip unless PARLEY_TEST_POSTGRES is set.
+// doing the same reads, taking the same locks and writing the same rows in
+// one transaction, at the isolation level of the store's transactions,
+// through a pool of its own on the same database. They mirror
+// sqlite/bench_test.go; docs/PERFORMANCE.md records the results and the
+// command. They skip unless PARLEY_TEST_POSTGRES is set.
 
-// rawTxOptions are the options of the store's Update transactions.
-var rawTxOptions = pgx.TxOptions{IsoLevel: pgx.Serializable, AccessMode: pgx.ReadWrite}
+// rawTxOptions are the options of the store's write transactions, and
+// rawViewOptions those of its reads.
+var (
+	rawTxOptions   = pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadWrite}
+	rawViewOptions = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+)
 
 // benchWorld is a migrated store with a World, plus a raw pool on the same
 // database.
@@ -81,8 +88,13 @@ func rawUpdate(w benchWorld, conv domain.ConversationID, ident string) error {
 	}
 	var current *string
 	var since *time.Time
-	if err := tx.QueryRow(ctx, `SELECT identifier, identifier_since FROM customers WHERE id = $1 AND org_id = $2`,
+	if err := tx.QueryRow(ctx, `SELECT identifier, identifier_since FROM customers WHERE id = $1 AND org_id = $2 FOR NO KEY UPDATE`,
 		customer, org).Scan(&current, &since); err != nil {
+		return err
+	}
+	locks := []int64{rawLockID(org, ident), rawLockID(org, *current)}
+	slices.Sort(locks)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1), pg_advisory_xact_lock($2)`, locks[0], locks[1]); err != nil {
 		return err
 	}
 	var holder string
@@ -108,7 +120,8 @@ func rawUpdate(w benchWorld, conv domain.ConversationID, ident string) error {
 			[]any{org, customer, ident, now}},
 		{`UPDATE customers SET identifier = $1, identifier_since = $2 WHERE id = $3 AND org_id = $4`,
 			[]any{ident, now, customer, org}},
-		{`INSERT INTO events (org_id, type, subject, payload, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		{`INSERT INTO events (seq, org_id, type, subject, payload, created_at)
+			VALUES (pg_current_xact_id()::text::bigint << 16, $1, $2, $3, $4, $5)`,
 			[]any{org, domain.EventCustomerIdentifierChanged, customer, mustJSON(map[string]any{
 				"customerId": customer, "previous": *current, "identifier": ident, "conversationId": string(conv)}), now}},
 		rawRun(w, service.OpUpdateCustomerIdentifier, map[string]any{"conversationId": string(conv), "customerIdentifier": ident},
@@ -120,6 +133,13 @@ func rawUpdate(w benchWorld, conv domain.ConversationID, ident string) error {
 		}
 	}
 	return tx.Commit(ctx)
+}
+
+// rawLockID is the advisory lock id of an identifier (postgres/locks.go).
+func rawLockID(org, identifier string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(org + "\x00" + domain.IdentifierKey(identifier)))
+	return int64(h.Sum64())
 }
 
 // rawStatement is one statement of a raw transaction.

@@ -38,6 +38,17 @@ func (t *tx) GetCustomer(ctx context.Context, org domain.OrgID, id domain.Custom
 		`SELECT `+customerColumns+` FROM customers WHERE org_id = $1 AND id = $2`, org, id)
 }
 
+// LockCustomer returns the customer locked FOR NO KEY UPDATE until the
+// transaction ends: other lockers wait, while conversations and intervals
+// referencing it can still be inserted (their foreign keys take FOR KEY
+// SHARE), so a conversation start holding an identifier's lock never
+// waits for a customer lock (no deadlock with an identity change, which
+// locks its customer first). CodeNotFound when it does not exist in org.
+func (t *tx) LockCustomer(ctx context.Context, org domain.OrgID, id domain.CustomerID) (domain.Customer, error) {
+	return get(ctx, t, "customer", id, scanCustomer,
+		`SELECT `+customerColumns+` FROM customers WHERE org_id = $1 AND id = $2 FOR NO KEY UPDATE`, org, id)
+}
+
 // SetCustomerIdentifier sets the customer's current identifier ("" for
 // none) and the start of its interval. CodeNotFound when the customer does
 // not exist in org; an identifier another customer holds is a transient

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -22,6 +23,11 @@ import (
 // DefaultMaxConns is the pool size used when the URL has no pool_max_conns.
 const DefaultMaxConns = 10
 
+// defaultConnectTimeout bounds a connection attempt when the URL sets no
+// connect_timeout, so an unreachable server answers "unavailable" quickly
+// instead of holding requests until their deadline.
+const defaultConnectTimeout = 5 * time.Second
+
 //go:embed migrations/*.sql
 var embeddedMigrations embed.FS
 
@@ -30,7 +36,6 @@ type DB struct {
 	pool       *pgxpool.Pool
 	sqlDB      *sql.DB // goose's view of the pool
 	migrations *goose.Provider
-	orgGates   orgGates // UpdateOrg's in-process queues, by org
 	notes      listener // LISTEN connection behind Subscribe
 }
 
@@ -48,6 +53,9 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	}
 	if !strings.Contains(url, "pool_max_conns") {
 		cfg.MaxConns = DefaultMaxConns
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -3,7 +3,10 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/parleyhq/parley/domain"
 )
@@ -29,23 +32,50 @@ func scanRun(row scanner) (domain.OperationRun, error) {
 
 // RecordRun stores r.
 func (t *tx) RecordRun(ctx context.Context, r domain.OperationRun) error {
-	inputs, err := encodeJSON(r.Inputs)
-	if err != nil {
-		return err
-	}
-	output, err := encodeJSON(r.Output)
+	row, err := runRow(r)
 	if err != nil {
 		return err
 	}
 	_, err = t.exec(ctx, `INSERT INTO operation_runs (`+runColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		r.ID, r.OrgID, r.Kind, r.Name, r.SessionID, inputs, r.Variable, output, r.ErrorCode, r.ErrorMessage,
-		r.Duration.Microseconds(), r.StartedAt)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, row...)
 	if err != nil {
 		return fmt.Errorf("postgres: record run: %w", err)
 	}
 	return nil
 }
+
+// RecordRuns stores runs in one COPY, in order.
+func (t *tx) RecordRuns(ctx context.Context, runs []domain.OperationRun) error {
+	rows := make([][]any, len(runs))
+	for i, r := range runs {
+		row, err := runRow(r)
+		if err != nil {
+			return err
+		}
+		rows[i] = row
+	}
+	_, err := t.pg.CopyFrom(ctx, pgx.Identifier{"operation_runs"}, runCopyColumns, pgx.CopyFromRows(rows))
+	if t.note(err) != nil {
+		return fmt.Errorf("postgres: record runs: %w", err)
+	}
+	return nil
+}
+
+// runRow is r's values in the order of runColumns.
+func runRow(r domain.OperationRun) ([]any, error) {
+	inputs, err := encodeJSON(r.Inputs)
+	if err != nil {
+		return nil, err
+	}
+	output, err := encodeJSON(r.Output)
+	if err != nil {
+		return nil, err
+	}
+	return []any{r.ID, r.OrgID, r.Kind, r.Name, r.SessionID, inputs, r.Variable, output, r.ErrorCode, r.ErrorMessage,
+		r.Duration.Microseconds(), r.StartedAt}, nil
+}
+
+var runCopyColumns = strings.Fields(strings.ReplaceAll(runColumns, ",", " "))
 
 // GetRun returns the run; CodeNotFound when it does not exist in org.
 func (t *tx) GetRun(ctx context.Context, org domain.OrgID, id domain.RunID) (domain.OperationRun, error) {
@@ -83,48 +113,76 @@ func scanEvent(row scanner) (domain.Event, error) {
 	return e, decodeJSON(payload, &e.Payload)
 }
 
-// AppendEvent stores e and assigns its Seq. It takes a per-org lock until
-// commit, so the org's events commit in Seq order and a reader that has
-// seen Seq n never later finds a new event below n.
+// Event sequence numbers. Seq is the writing transaction's id (xid8) times
+// 2^16 plus the event's position in the transaction, so the org's events
+// are ordered by writing transaction and a transaction appends without
+// waiting for any other. A reader lists only events below the oldest
+// transaction of the database still in progress in its snapshot
+// (parley_feed_horizon, migration 00004, shifted the same way): every
+// transaction below it has ended, and every transaction that can still
+// commit an event, in progress or not yet started, has a larger xid, hence
+// larger Seqs. This is the transaction-id
+// outbox technique (events ordered by (transaction id, position), read up
+// to the snapshot's xmin) with the two-part cursor packed into one bigint;
+// 47 bits of xid8 last for ~10^14 transactions.
+const (
+	eventSeqShift = 16
+	maxTxEvents   = 1 << eventSeqShift
+)
+
+// AppendEvent stores e and assigns its Seq (see above). It takes no lock.
 func (t *tx) AppendEvent(ctx context.Context, e domain.Event) error {
-	if err := t.lockSequence(ctx, e.OrgID); err != nil {
-		return err
+	if t.events == maxTxEvents {
+		return fmt.Errorf("postgres: append event: more than %d events in one transaction", maxTxEvents)
 	}
 	payload, err := encodeJSON(e.Payload)
 	if err != nil {
 		return err
 	}
 	// The event's webhook deliveries are made by the same statement.
-	_, err = t.exec(ctx, appendEventSQL, e.OrgID, e.Type, e.Subject, payload, e.CreatedAt)
+	_, err = t.exec(ctx, appendEventSQL, e.OrgID, e.Type, e.Subject, payload, e.CreatedAt, t.events)
 	if err != nil {
 		return fmt.Errorf("postgres: append event: %w", err)
 	}
+	t.events++
 	return nil
+}
+
+// SettleFeed waits until every transaction that had been given an id when
+// it was called has ended, so that ListEvents then lists every event
+// committed before the call. The feed never needs it; tests that compare
+// what they wrote with what the feed shows do, since the feed's horizon is
+// the oldest writing transaction of the database (other tests' too).
+func (db *DB) SettleFeed(ctx context.Context) error {
+	var target, horizon int64
+	const next = `SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint`
+	if err := db.pool.QueryRow(ctx, next).Scan(&target); err != nil {
+		return fmt.Errorf("postgres: settle feed: %w", err)
+	}
+	for {
+		err := db.pool.QueryRow(ctx, `SELECT parley_feed_horizon()`).Scan(&horizon)
+		if err != nil {
+			return fmt.Errorf("postgres: settle feed: %w", err)
+		}
+		if horizon >= target {
+			return nil
+		}
+		if err := sleep(ctx, 2*time.Millisecond); err != nil {
+			return err
+		}
+	}
 }
 
 // ListEvents returns the org's events with Seq > after, oldest first, at
-// most limit (0 for all).
+// most limit (0 for all), up to the feed's horizon: events of transactions
+// older than every transaction still in progress (see above), so the list
+// never skips an event that commits later.
 func (t *tx) ListEvents(ctx context.Context, org domain.OrgID, after int64, limit int) ([]domain.Event, error) {
 	return collect(ctx, t, scanEvent,
-		`SELECT `+eventColumns+` FROM events WHERE org_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+		`SELECT `+eventColumns+` FROM events WHERE org_id = $1 AND seq > $2
+		   AND seq < (parley_feed_horizon() << 16)
+		 ORDER BY seq LIMIT $3`,
 		org, after, limitOrAll(limit))
-}
-
-// lockSequence keeps an org's events (and messages) visible in sequence
-// order: it holds org's lock until the transaction ends. Without it, two
-// transactions could take sequence numbers n and n+1 and commit in the
-// opposite order, and a reader polling with an "after" cursor would skip n
-// for good. It is the lock UpdateOrg takes (same key, transaction-level
-// here), so plain Updates and UpdateOrg writers exclude each other; inside
-// UpdateOrg of org it is held already.
-func (t *tx) lockSequence(ctx context.Context, org domain.OrgID) error {
-	if t.lockedOrg != "" && org == t.lockedOrg {
-		return nil
-	}
-	if _, err := t.exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, lockOrg, string(org)); err != nil {
-		return fmt.Errorf("postgres: lock sequence: %w", err)
-	}
-	return nil
 }
 
 const idempotencyColumns = `org_id, key, request_hash, status, body, created_at`

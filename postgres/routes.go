@@ -7,11 +7,14 @@ import (
 	"github.com/parleyhq/parley/domain"
 )
 
-// LockConversation returns the conversation with its row locked (FOR
-// UPDATE) until the transaction ends; CodeNotFound when it is not in org.
+// LockConversation returns the conversation with its row locked FOR NO
+// KEY UPDATE until the transaction ends: other lockers (and AppendMessage,
+// whose counter update takes the same lock) wait, while inserts of rows
+// referencing it (their foreign-key check takes FOR KEY SHARE) do not.
+// CodeNotFound when it is not in org.
 func (t *tx) LockConversation(ctx context.Context, org domain.OrgID, id domain.ConversationID) (domain.Conversation, error) {
 	return get(ctx, t, "conversation", id, scanConversation,
-		`SELECT `+conversationColumns+` FROM conversations WHERE org_id = $1 AND id = $2 FOR UPDATE`, org, id)
+		`SELECT `+conversationColumns+` FROM conversations WHERE org_id = $1 AND id = $2 FOR NO KEY UPDATE`, org, id)
 }
 
 // GetMessage returns the message; CodeNotFound when it is not in org.

@@ -4,6 +4,10 @@ import (
 	"context"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/parleyhq/parley/domain"
+
 	"github.com/parleyhq/parley/postgres/pgtestdb"
 )
 
@@ -33,4 +37,10 @@ func OpenTestStores(t testing.TB, n int) []*DB {
 		t.Fatalf("migrate test store: %v", err)
 	}
 	return stores
+}
+
+// QueryRow runs sql in tx, a transaction of this package's store (tests
+// of package postgres_test inspect the server through it).
+func QueryRow(t domain.Tx, sql string, args ...any) pgx.Row {
+	return t.(*tx).pg.QueryRow(context.Background(), sql, args...)
 }

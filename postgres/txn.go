@@ -4,24 +4,33 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
-	"sync"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/parleyhq/parley/domain"
 )
 
-// Retry policy of Update: at most maxAttempts runs of fn; after failed
-// attempt n it sleeps 1 ms plus a random duration below
-// min(maxBackoff, baseBackoff·2ⁿ⁻¹), so raced writers spread out.
+// Retry policy of Update and View. A transaction that failed on a
+// transient conflict runs again after a jittered pause (1 ms plus a random
+// duration below min(maxBackoff, baseBackoff·2ⁿ⁻¹)), at most
+// maxAttempts times in all. One that lost its connection before COMMIT was
+// sent runs again at once on another connection, at most maxLostAttempts
+// times (a killed server process leaves every pooled connection dead); one
+// that found the database unreachable tries again after unreachablePause,
+// at most maxUnreachableAttempts times, and then answers CodeUnavailable.
 const (
-	maxAttempts = 10
-	baseBackoff = 2 * time.Millisecond
-	maxBackoff  = 200 * time.Millisecond
+	maxAttempts            = 10
+	baseBackoff            = 2 * time.Millisecond
+	maxBackoff             = 200 * time.Millisecond
+	maxLostAttempts        = DefaultMaxConns + 2
+	maxUnreachableAttempts = 3
+	unreachablePause       = 200 * time.Millisecond
 )
 
 // SQLSTATE codes that mark a transaction worth running again.
@@ -32,131 +41,164 @@ const (
 )
 
 var (
-	viewOptions   = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
-	updateOptions = pgx.TxOptions{IsoLevel: pgx.Serializable, AccessMode: pgx.ReadWrite}
+	// viewOptions: one snapshot for the whole read; REPEATABLE READ takes
+	// no predicate locks, and READ ONLY refuses writes.
+	viewOptions = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+	// updateOptions: READ COMMITTED; fn takes the row and advisory locks
+	// that protect what it reads (domain.Store, "Isolation").
+	updateOptions = pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadWrite}
+)
+
+// failure is why an attempt failed, as far as retrying is concerned.
+type failure int
+
+const (
+	failFinal       failure = iota // success, or an error not worth retrying
+	failConflict                   // a transient conflict: run again after a pause
+	failLost                       // the connection broke before COMMIT was sent
+	failUnreachable                // no connection could be made
 )
 
 // View runs fn in a READ ONLY, REPEATABLE READ transaction: one consistent
-// snapshot. Writes inside fn fail. fn's error is returned as is.
+// snapshot, no predicate locks, and writes inside fn fail. A connection
+// lost during the read runs it again on another one. fn's error is
+// returned as is.
 func (db *DB) View(ctx context.Context, fn func(domain.Tx) error) error {
-	t, err := db.begin(ctx, viewOptions)
-	if err != nil {
-		return err
-	}
-	defer t.rollback()
-	if err := fn(t); err != nil {
-		return err
-	}
-	if err := t.pg.Commit(ctx); err != nil {
-		return fmt.Errorf("postgres: commit: %w", err)
-	}
-	return nil
+	return db.retry(ctx, func() (failure, error) {
+		t, err := db.begin(ctx, viewOptions)
+		if err != nil {
+			return connectionFailure(err), err
+		}
+		defer t.rollback()
+		if err := fn(t); err != nil {
+			if t.connLost(err) {
+				return failLost, err
+			}
+			return failFinal, err
+		}
+		if err := t.pg.Commit(ctx); err != nil {
+			return connectionFailure(err), fmt.Errorf("postgres: commit: %w", err)
+		}
+		return failFinal, nil
+	})
 }
 
-// Update runs fn in a SERIALIZABLE read-write transaction and commits when
-// fn returns nil. On a serialization failure, a deadlock or a unique
-// violation it rolls back and runs fn again with jittered backoff; after
-// maxAttempts runs it returns CodeConflict. A *domain.Error returned by fn
-// is returned untouched, without retrying; other errors are returned as is
-// (they classify as CodeInternal).
+// Update runs fn in a READ COMMITTED read-write transaction and commits
+// when fn returns nil. On a deadlock or a unique violation (a raced
+// insert), or when the connection broke before COMMIT was sent, it rolls
+// back and runs fn again; see the retry policy above. A *domain.Error
+// returned by fn is returned untouched, without retrying; other errors are
+// returned as is (they classify as CodeInternal).
 func (db *DB) Update(ctx context.Context, fn func(domain.Tx) error) error {
-	return db.retry(ctx, func() (bool, error) { return db.updateOnce(ctx, fn) })
+	return db.retry(ctx, func() (failure, error) {
+		t, err := db.begin(ctx, updateOptions)
+		if err != nil {
+			return connectionFailure(err), err
+		}
+		return t.run(ctx, fn)
+	})
 }
 
-// UpdateOrg is Update serialized with every other UpdateOrg of org, in all
-// processes on the database: each attempt takes a session-level advisory
-// lock of the org on its connection BEFORE the transaction begins, so the
-// transaction's snapshot is taken after every earlier writer of the org
-// committed. Writers of one org then never overlap, and SERIALIZABLE has no
-// reason to fail one of them (its predicate locks cover whole index pages,
-// so writers of different customers would otherwise conflict under load).
-func (db *DB) UpdateOrg(ctx context.Context, org domain.OrgID, fn func(domain.Tx) error) error {
-	return db.retry(ctx, func() (bool, error) { return db.updateOrgOnce(ctx, org, fn) })
+// UpdateOrg is Update: writers of one org take no org-wide lock, only the
+// locks fn takes (LockConversation, LockCustomer, LockKeys).
+func (db *DB) UpdateOrg(ctx context.Context, _ domain.OrgID, fn func(domain.Tx) error) error {
+	return db.Update(ctx, fn)
 }
 
-// retry runs once until it succeeds, fails for good, or conflicted
-// maxAttempts times (then CodeConflict).
-func (db *DB) retry(ctx context.Context, once func() (retry bool, err error)) error {
-	for attempt := 1; ; attempt++ {
-		retry, err := once()
-		if !retry {
+// retry runs once until it succeeds or fails for good. Each kind of
+// failure has its own budget; when one runs out the caller gets
+// CodeConflict (conflicts) or CodeUnavailable (connections).
+func (db *DB) retry(ctx context.Context, once func() (failure, error)) error {
+	var conflicts, lost, unreachable int
+	for {
+		kind, err := once()
+		if kind == failFinal {
 			return err
 		}
-		if attempt == maxAttempts {
-			return domain.Errorf(domain.CodeConflict,
-				"transaction conflicted with concurrent writers %d times; try again", maxAttempts)
+		if ctx.Err() != nil {
+			return err
 		}
-		if err := sleep(ctx, backoff(attempt)); err != nil {
+		var pause time.Duration
+		switch kind {
+		case failConflict:
+			if conflicts++; conflicts == maxAttempts {
+				return domain.Errorf(domain.CodeConflict,
+					"transaction conflicted with concurrent writers %d times; try again", maxAttempts)
+			}
+			pause = backoff(conflicts)
+		case failLost:
+			if lost++; lost == maxLostAttempts {
+				return unavailable(err)
+			}
+		case failUnreachable:
+			if unreachable++; unreachable == maxUnreachableAttempts {
+				return unavailable(err)
+			}
+			pause = unreachablePause
+		}
+		if err := sleep(ctx, pause); err != nil {
 			return err
 		}
 	}
 }
 
-// updateOnce runs fn in one transaction and reports whether the outcome is
-// a transient conflict worth another attempt.
-func (db *DB) updateOnce(ctx context.Context, fn func(domain.Tx) error) (retry bool, err error) {
-	t, err := db.begin(ctx, updateOptions)
-	if err != nil {
-		return retryable(err), err
-	}
-	return t.run(ctx, fn)
+// unavailable is the error of a database that cannot be reached; the
+// driver's error stays in the chain for the logs.
+func unavailable(cause error) error {
+	return &unavailableError{cause: cause}
 }
 
-// lockOrg is the namespace (first key) of the session advisory lock that
-// serializes the writers of an org.
-const lockOrg int32 = 0x50_4f_52_01 // "POR", 1
+type unavailableError struct{ cause error }
 
-// updateOrgOnce holds org's advisory lock on one connection around one
-// transaction.
-func (db *DB) updateOrgOnce(ctx context.Context, org domain.OrgID, fn func(domain.Tx) error) (retry bool, err error) {
-	// Writers of org in this process queue here, in Go, so that they do not
-	// each hold a pool connection while waiting for the database lock.
-	release, err := db.orgGates.enter(ctx, org)
-	if err != nil {
-		return false, err
-	}
-	defer release()
-	conn, err := db.pool.Acquire(ctx)
-	if err != nil {
-		return retryable(err), fmt.Errorf("postgres: acquire: %w", err)
-	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1, hashtext($2))`, lockOrg, string(org)); err != nil {
-		return retryable(err), fmt.Errorf("postgres: lock org: %w", err)
-	}
-	defer unlockOrg(conn, org)
-	pgTx, err := conn.BeginTx(ctx, updateOptions)
-	if err != nil {
-		return retryable(err), fmt.Errorf("postgres: begin: %w", err)
-	}
-	return (&tx{pg: pgTx, lockedOrg: org}).run(ctx, fn)
+func (e *unavailableError) Error() string {
+	return "postgres: database unavailable: " + e.cause.Error()
+}
+func (e *unavailableError) Unwrap() []error {
+	return []error{domain.Errorf(domain.CodeUnavailable, "the database is unavailable; nothing was changed, try again later"), e.cause}
 }
 
-// unlockOrg releases org's lock; if that fails, the connection is closed
-// (which releases it) rather than going back to the pool still holding it.
-func unlockOrg(conn *pgxpool.Conn, org domain.OrgID) {
-	var released bool
-	err := conn.QueryRow(context.Background(), `SELECT pg_advisory_unlock($1, hashtext($2))`, lockOrg, string(org)).Scan(&released)
-	if err != nil || !released {
-		conn.Conn().Close(context.Background())
-	}
-}
-
-// run runs fn in t, commits, and reports whether a failure is a transient
-// conflict worth another attempt.
-func (t *tx) run(ctx context.Context, fn func(domain.Tx) error) (retry bool, err error) {
+// run runs fn in t and commits. It reports how an attempt failed.
+func (t *tx) run(ctx context.Context, fn func(domain.Tx) error) (failure, error) {
 	defer t.rollback()
 	if err := fn(t); err != nil {
+		if t.connLost(err) {
+			return failLost, err // nothing was committed: the server rolled back
+		}
 		var domainErr *domain.Error
 		if errors.As(err, &domainErr) {
-			return false, err
+			return failFinal, err
 		}
-		return t.retryable(err), err
+		if t.retryable(err) {
+			return failConflict, err
+		}
+		return failFinal, err
 	}
 	if err := t.commit(ctx); err != nil {
-		return t.retryable(err), fmt.Errorf("postgres: commit: %w", err)
+		switch {
+		case t.retryable(err):
+			return failConflict, fmt.Errorf("postgres: commit: %w", err)
+		case pgconn.SafeToRetry(err):
+			return failLost, fmt.Errorf("postgres: commit not sent: %w", err)
+		case t.connLost(err):
+			// COMMIT was sent and no answer came back: it may have
+			// committed, so fn must not run again.
+			return failFinal, &commitUnknownError{cause: err}
+		}
+		return failFinal, fmt.Errorf("postgres: commit: %w", err)
 	}
-	return false, nil
+	return failFinal, nil
+}
+
+// commitUnknownError: the connection broke while COMMIT was in flight.
+type commitUnknownError struct{ cause error }
+
+func (e *commitUnknownError) Error() string {
+	return "postgres: connection lost during commit: " + e.cause.Error()
+}
+func (e *commitUnknownError) Unwrap() []error {
+	return []error{domain.Errorf(domain.CodeUnavailable,
+		"the database connection was lost while the change was being committed: it may have been applied; "+
+			"retry with the same Idempotency-Key to find out"), e.cause}
 }
 
 func (db *DB) begin(ctx context.Context, opts pgx.TxOptions) (*tx, error) {
@@ -174,6 +216,44 @@ func retryable(err error) bool {
 		return true
 	}
 	return false
+}
+
+// connectionFailure classifies an error from outside a transaction's
+// statements (acquiring a connection, BEGIN, a read-only COMMIT):
+// failUnreachable when no connection could be made, failLost when an
+// established connection broke, failFinal otherwise.
+func connectionFailure(err error) failure {
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) {
+		return failUnreachable
+	}
+	switch code := sqlstate(err); {
+	case code == "57P03": // cannot_connect_now: starting up or shutting down
+		return failUnreachable
+	case brokenConnectionState(code):
+		return failLost
+	case code != "":
+		return failFinal
+	}
+	if brokenConnection(err) {
+		return failLost
+	}
+	return failFinal
+}
+
+// brokenConnectionState reports SQLSTATEs after which the connection is
+// gone: class 08 (connection exception), 57P01 admin_shutdown (what
+// pg_terminate_backend sends) and 57P02 crash_shutdown.
+func brokenConnectionState(code string) bool {
+	return strings.HasPrefix(code, "08") || code == "57P01" || code == "57P02"
+}
+
+// brokenConnection reports driver errors of a connection that is gone
+// (nothing or not all of a statement reached the server).
+func brokenConnection(err error) bool {
+	var netErr net.Error
+	return pgconn.SafeToRetry(err) || errors.As(err, &netErr) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
 }
 
 // sqlstate returns the SQLSTATE of the PostgreSQL error in err's chain, or "".
@@ -195,6 +275,9 @@ func backoff(attempt int) time.Duration {
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	select {
@@ -212,9 +295,8 @@ func sleep(ctx context.Context, d time.Duration) error {
 type tx struct {
 	pg       pgx.Tx
 	firstErr error
-	// lockedOrg is the org whose writers UpdateOrg serialized around this
-	// transaction ("" in Update): its sequence locks are not needed.
-	lockedOrg domain.OrgID
+	// events counts the events appended so far: the low bits of their Seq.
+	events int64
 	// readOnly marks a View's transaction (Notify refuses to run in it).
 	readOnly bool
 }
@@ -240,9 +322,23 @@ func (t *tx) commit(ctx context.Context) error {
 // with a swallowed error, because of a transient conflict.
 func (t *tx) retryable(err error) bool { return retryable(err) || retryable(t.firstErr) }
 
+// connLost reports whether the transaction's connection broke (then the
+// server has rolled the transaction back, unless COMMIT was in flight).
+func (t *tx) connLost(err error) bool {
+	if t.pg.Conn().IsClosed() {
+		return true
+	}
+	for _, e := range []error{err, t.firstErr} {
+		if e != nil && (brokenConnectionState(sqlstate(e)) || (sqlstate(e) == "" && brokenConnection(e))) {
+			return true
+		}
+	}
+	return false
+}
+
 // note records the first database error of the transaction and returns err.
 func (t *tx) note(err error) error {
-	if err != nil && t.firstErr == nil && sqlstate(err) != "" {
+	if err != nil && t.firstErr == nil && (sqlstate(err) != "" || brokenConnection(err)) {
 		t.firstErr = err
 	}
 	return err
@@ -310,19 +406,3 @@ func collect[T any](ctx context.Context, t *tx, scan func(row scanner) (T, error
 
 // scanner is a row to scan: pgx.Row or pgx.CollectableRow.
 type scanner interface{ Scan(dest ...any) error }
-
-// orgGates lets one writer per org and process at a time wait for, and
-// hold, the org's database lock.
-type orgGates struct{ gates sync.Map } // domain.OrgID -> chan struct{} (capacity 1)
-
-// enter waits for org's gate (in arrival order) and returns its release.
-func (g *orgGates) enter(ctx context.Context, org domain.OrgID) (release func(), err error) {
-	v, _ := g.gates.LoadOrStore(org, make(chan struct{}, 1))
-	gate := v.(chan struct{})
-	select {
-	case gate <- struct{}{}:
-		return func() { <-gate }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}

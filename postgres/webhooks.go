@@ -77,9 +77,11 @@ func (t *tx) DeleteWebhookEndpoint(ctx context.Context, org domain.OrgID, id dom
 
 // appendEventSQL stores an event and, in the same statement, its webhook
 // deliveries: one per enabled endpoint of the org subscribed to the type,
-// due at the event's time. Parameters: org, type, subject, payload, time.
+// due at the event's time. Parameters: org, type, subject, payload, time,
+// the event's position in its transaction (its Seq: records.go).
 const appendEventSQL = `WITH event AS (
-		INSERT INTO events (org_id, type, subject, payload, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING seq)
+		INSERT INTO events (seq, org_id, type, subject, payload, created_at)
+		VALUES ((pg_current_xact_id()::text::bigint << 16) + $6, $1, $2, $3, $4, $5) RETURNING seq)
 	INSERT INTO webhook_deliveries (endpoint_id, event_seq, org_id, event_type, subject, payload, event_created_at,
 		state, attempts, next_attempt_at, lease, last_status, last_error)
 	SELECT w.id, event.seq, w.org_id, $2, $3, $4, $5, 'pending', 0, $5, '', 0, ''

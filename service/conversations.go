@@ -254,11 +254,16 @@ func (s *Service) destination(res domain.ChannelResource, destination string) (s
 }
 
 // customerFor returns the current holder of identifier, or a new customer
-// holding it ("" gives a new customer without an identifier).
+// holding it ("" gives a new customer without an identifier). It locks the
+// identifier until the transaction ends, so its holder cannot change
+// before the conversation joining it commits (see updateIdentifier).
 func (s *Service) customerFor(ctx context.Context, tx domain.Tx, org domain.OrgID, identifier string, now time.Time) (domain.Customer, error) {
 	c := domain.Customer{ID: domain.CustomerID(s.ids.NewID("cus")), OrgID: org, CreatedAt: now}
 	if identifier == "" {
 		return c, tx.CreateCustomer(ctx, c)
+	}
+	if err := tx.LockKeys(ctx, org, domain.IdentifierKey(identifier)); err != nil {
+		return domain.Customer{}, err
 	}
 	latest, found, err := tx.LatestInterval(ctx, org, identifier)
 	if err != nil {
@@ -323,7 +328,7 @@ func (s *Service) ListConversations(ctx context.Context, org domain.OrgID, f dom
 // Errors: conversation_not_found, conversation_closed.
 func (s *Service) CloseConversation(ctx context.Context, org domain.OrgID, id domain.ConversationID) (c domain.Conversation, err error) {
 	err = s.update(ctx, org, func(tx domain.Tx) error {
-		if c, err = getConversation(ctx, tx, org, id); err != nil {
+		if c, err = lockConversation(ctx, tx, org, id); err != nil {
 			return err
 		}
 		c, err = s.closeConversation(ctx, tx, c)

@@ -11,6 +11,14 @@ import (
 // (already normalized). Business outcomes: conversation_not_found,
 // conversation_closed, identifier_taken (naming the holder). Thrown:
 // not_deployed. Updating to the identifier already held changes nothing.
+//
+// Locks, in this order (the same in every transaction, so none deadlocks
+// another): the customer, then the identifiers it gives up and takes.
+// The customer lock orders the changes of one customer; the identifier
+// locks order every transaction that reads who holds an identifier and
+// acts on it: another update taking or releasing it, a conversation
+// starting under it (customerFor), so the new interval starts after the
+// previous holder's ended and after the customer's newest conversation.
 func (s *Service) updateIdentifier(ctx context.Context, tx domain.Tx, org domain.OrgID, id domain.ConversationID, ident string) (bool, *domain.Error, error) {
 	conv, err := getConversation(ctx, tx, org, id)
 	if outcome, err := asOutcome(err); outcome != nil || err != nil {
@@ -22,7 +30,7 @@ func (s *Service) updateIdentifier(ctx context.Context, tx domain.Tx, org domain
 	if conv.Status == domain.StatusClosed {
 		return false, closedError(conv.ID), nil
 	}
-	customer, err := tx.GetCustomer(ctx, org, conv.CustomerID)
+	customer, err := tx.LockCustomer(ctx, org, conv.CustomerID)
 	if err != nil {
 		return false, nil, err
 	}
@@ -37,6 +45,13 @@ func (s *Service) changeIdentifier(ctx context.Context, tx domain.Tx, customer d
 	org := customer.OrgID
 	if customer.Identifier == ident {
 		return true, nil, nil
+	}
+	keys := []string{domain.IdentifierKey(ident)}
+	if customer.Identifier != "" {
+		keys = append(keys, domain.IdentifierKey(customer.Identifier))
+	}
+	if err := tx.LockKeys(ctx, org, keys...); err != nil {
+		return false, nil, err
 	}
 	latest, found, err := tx.LatestInterval(ctx, org, ident)
 	if err != nil {
@@ -55,9 +70,8 @@ func (s *Service) changeIdentifier(ctx context.Context, tx domain.Tx, customer d
 		at = laterOf(at, customer.IdentifierSince)
 		// Every conversation started under the old identifier must lie
 		// inside its interval, which is half-open: the change comes after
-		// the newest one. Reading it also makes a concurrent start of a
-		// conversation for this customer a serialization conflict, so one
-		// of the two retries and sees the other.
+		// the newest one. A start under the old identifier holds its lock,
+		// so it committed before this read or waits for this commit.
 		if at, err = s.afterNewestConversation(ctx, tx, org, customer.ID, at); err != nil {
 			return false, nil, err
 		}

@@ -174,7 +174,7 @@ func execTranscript(s *Service, ctx context.Context, rc *runContext) (any, *doma
 }
 
 func execClose(s *Service, ctx context.Context, rc *runContext) (any, *domain.Error, error) {
-	conv, err := getConversation(ctx, rc.tx, rc.org, domain.ConversationID(rc.args.text("conversation")))
+	conv, err := lockConversation(ctx, rc.tx, rc.org, domain.ConversationID(rc.args.text("conversation")))
 	if outcome, err := asOutcome(err); outcome != nil || err != nil {
 		return false, outcome, err
 	}

@@ -175,6 +175,7 @@ func (s *Service) InstallLicense(ctx context.Context, org domain.OrgID, token st
 	err = s.update(ctx, org, func(tx domain.Tx) error {
 		return tx.SetOrgLicense(ctx, org, strings.TrimSpace(token))
 	})
+	s.orgLicenses.Delete(org)
 	return lic, err
 }
 
@@ -207,18 +208,60 @@ func (s *Service) OrgLicense(ctx context.Context, org domain.OrgID) (domain.Lice
 	return s.verifyLicense(o.LicenseToken)
 }
 
-// requireEnterprise checks, inside tx, that org holds a valid ENTERPRISE
-// licence. Errors: license_required.
+// requireEnterprise checks that org holds a valid ENTERPRISE licence (see
+// currentLicense). tx is the caller's transaction, if any, so that a
+// licence read from the store uses its connection; nil reads it in a
+// snapshot of its own (the usual case: checked before the transaction).
+// Errors: license_required, not_found, unavailable.
 func (s *Service) requireEnterprise(ctx context.Context, tx domain.Tx, org domain.OrgID) error {
-	o, err := tx.GetOrg(ctx, org)
-	if err != nil {
-		return err
-	}
-	lic, err := s.verifyLicense(o.LicenseToken)
+	lic, err := s.currentLicense(ctx, tx, org)
 	if err != nil {
 		return err
 	}
 	return checkLicense(lic, org, s.now(), domain.PlanEnterprise)
+}
+
+// licenseFreshness is how long a licence read from the store is trusted
+// before it is read again. An install through this process takes effect
+// at once; one made by another server process or by the admin command
+// takes effect within this time everywhere. Expiry is checked against the
+// clock on every use.
+const licenseFreshness = time.Second
+
+// cachedLicense is an org's verified licence and when it was read.
+type cachedLicense struct {
+	lic    domain.License
+	readAt time.Time // wall clock (time.Now): a cache age, not business time
+}
+
+// currentLicense returns org's installed licence, verified, from a
+// per-org cache fresher than licenseFreshness, or read from the store (one
+// indexed read in a snapshot, outside any write transaction). Only valid
+// tokens are cached. Errors: license_required, not_found, unavailable.
+func (s *Service) currentLicense(ctx context.Context, tx domain.Tx, org domain.OrgID) (domain.License, error) {
+	if v, ok := s.orgLicenses.Load(org); ok {
+		if c := v.(cachedLicense); time.Since(c.readAt) < licenseFreshness {
+			return c.lic, nil
+		}
+	}
+	readAt := time.Now()
+	var o domain.Organization
+	var err error
+	if tx != nil {
+		o, err = tx.GetOrg(ctx, org)
+	} else {
+		o, err = s.GetOrg(ctx, org)
+	}
+	if err != nil {
+		return domain.License{}, err
+	}
+	lic, err := s.verifyLicense(o.LicenseToken)
+	if err != nil {
+		s.orgLicenses.Delete(org)
+		return domain.License{}, err
+	}
+	s.orgLicenses.Store(org, cachedLicense{lic: lic, readAt: readAt})
+	return lic, nil
 }
 
 func (s *Service) verifyLicense(token string) (domain.License, error) {

@@ -38,13 +38,18 @@ type runContext struct {
 	conv *domain.Conversation
 }
 
-// Run executes a data operation or action. Every run is recorded with its
-// inputs, output, error code and duration. A business outcome commits (the
-// output, false or empty, is written) and is returned in RunResult.Error;
-// any other failure changes nothing but the run log and is returned as the
-// error. Errors: invalid_argument (unknown name, bad inputs or variable,
-// unknown session), identifier_invalid, license_required, not_deployed,
-// internal.
+// Run executes a data operation or action by name. Every run is recorded
+// with its inputs, output, error code and duration. A business outcome
+// commits (the output, false or empty, is written) and is returned in
+// RunResult.Error; any other failure changes nothing but the run log and
+// is returned as the error. Errors: invalid_argument (unknown name, bad
+// inputs or variable, unknown session), identifier_invalid,
+// license_required, not_deployed, unavailable, internal.
+//
+// A run that writes records itself in its own transaction. A read-only
+// operation outside a session (find, transcript) reads a snapshot and
+// never waits for writers; its record, like that of a failed run, goes to
+// the run log (Config.RunLog), which writes it a moment later.
 func (s *Service) Run(ctx context.Context, org domain.OrgID, req RunRequest) (RunResult, error) {
 	clockStart, startedAt := time.Now(), s.now()
 	res, err := s.run(ctx, org, req, clockStart, startedAt)
@@ -72,17 +77,28 @@ func (s *Service) run(ctx context.Context, org domain.OrgID, req RunRequest, clo
 	if err != nil {
 		return RunResult{}, err
 	}
-	// An operation that writes nothing but its run record (find and
-	// transcript outside a session) need not wait for the org's writers.
-	write := func(fn func(domain.Tx) error) error { return s.update(ctx, org, fn) }
-	if op.readOnly && req.SessionID == "" {
-		write = func(fn func(domain.Tx) error) error { return s.store.Update(ctx, fn) }
+	if err := s.requireEnterprise(ctx, nil, org); err != nil {
+		return RunResult{}, err
 	}
-	var res RunResult
-	err = write(func(tx domain.Tx) error {
-		var session *domain.Session
-		res, session, err = s.execute(ctx, tx, org, req, op, variable, a)
+	res := RunResult{RunID: domain.RunID(s.ids.NewID("run")), Kind: op.kind, Name: op.name, Variable: variable}
+	if op.readOnly && req.SessionID == "" {
+		err = s.view(ctx, func(tx domain.Tx) (err error) {
+			res.Value, res.Error, err = op.exec(s, ctx, &runContext{org: org, tx: tx, args: a})
+			return err
+		})
 		if err != nil {
+			return RunResult{}, err
+		}
+		s.runLog.Record(ctx, s.runRecord(org, req, res, clockStart, startedAt), nil)
+		return res, nil
+	}
+	err = s.update(ctx, org, func(tx domain.Tx) error {
+		rc := &runContext{org: org, tx: tx, args: a}
+		session, err := s.runSession(ctx, rc, req.SessionID, op.deployedOnly)
+		if err != nil {
+			return err
+		}
+		if res.Value, res.Error, err = op.exec(s, ctx, rc); err != nil {
 			return err
 		}
 		if session != nil && variable != "" {
@@ -103,29 +119,10 @@ func (s *Service) run(ctx context.Context, org domain.OrgID, req RunRequest, clo
 	return res, nil
 }
 
-// execute checks the licence, loads the session and runs the operation in
-// tx; it returns the result and the run's session (nil outside one).
-func (s *Service) execute(ctx context.Context, tx domain.Tx, org domain.OrgID, req RunRequest, op operation, variable string, a args) (RunResult, *domain.Session, error) {
-	if err := s.requireEnterprise(ctx, tx, org); err != nil {
-		return RunResult{}, nil, err
-	}
-	rc := &runContext{org: org, tx: tx, args: a}
-	session, err := s.runSession(ctx, rc, req.SessionID, op.deployedOnly)
-	if err != nil {
-		return RunResult{}, nil, err
-	}
-	value, outcome, err := op.exec(s, ctx, rc)
-	if err != nil {
-		return RunResult{}, nil, err
-	}
-	return RunResult{
-		RunID: domain.RunID(s.ids.NewID("run")), Kind: op.kind, Name: op.name,
-		Variable: variable, Value: value, Error: outcome,
-	}, session, nil
-}
-
-// runSession loads the run's session and its conversation. A deployed-only
-// operation inside a preview run throws not_deployed.
+// runSession loads the run's session and locks its conversation, so runs
+// and turns of one conversation take turns and none loses another's
+// variables. A deployed-only operation inside a preview run throws
+// not_deployed.
 func (s *Service) runSession(ctx context.Context, rc *runContext, id domain.SessionID, deployedOnly bool) (*domain.Session, error) {
 	if id == "" {
 		return nil, nil
@@ -137,7 +134,7 @@ func (s *Service) runSession(ctx context.Context, rc *runContext, id domain.Sess
 	if err != nil {
 		return nil, err
 	}
-	conv, err := rc.tx.GetConversation(ctx, rc.org, session.ConversationID)
+	conv, err := rc.tx.LockConversation(ctx, rc.org, session.ConversationID)
 	if err != nil {
 		return nil, err
 	}
@@ -145,6 +142,10 @@ func (s *Service) runSession(ctx context.Context, rc *runContext, id domain.Sess
 		if err := requireDeployed(conv); err != nil {
 			return nil, err
 		}
+	}
+	// The variables as of the lock: a run that held it may have changed them.
+	if session, err = rc.tx.GetSession(ctx, rc.org, id); err != nil {
+		return nil, err
 	}
 	rc.conv = &conv
 	return &session, nil
@@ -163,24 +164,17 @@ func (s *Service) runRecord(org domain.OrgID, req RunRequest, res RunResult, clo
 	return r
 }
 
-// recordFailure logs a thrown failure in the run log, in a transaction of
-// its own since the run's transaction rolled back.
+// recordFailure logs a thrown failure. Its transaction rolled back, so the
+// record goes to the run log, which writes it once the database answers:
+// a run that failed because the database was unreachable is recorded when
+// it is back (unless the run log's buffer filled up meanwhile).
 func (s *Service) recordFailure(ctx context.Context, org domain.OrgID, req RunRequest, failure error, clockStart, startedAt time.Time) {
 	res := RunResult{RunID: domain.RunID(s.ids.NewID("run")), Error: &domain.Error{
 		Code: domain.ErrorCode(failure), Message: domain.ErrorMessage(failure),
 	}}
 	rec := s.runRecord(org, req, res, clockStart, startedAt)
-	// Inserts only: no need to wait for the org's other writers.
-	err := s.store.Update(ctx, func(tx domain.Tx) error {
-		if err := tx.RecordRun(ctx, rec); err != nil {
-			return err
-		}
-		return tx.AppendEvent(ctx, runFailedEvent(rec, s.now()))
-	})
-	if err != nil {
-		s.log.Error("recording a failed run", "org", org, "operation", req.Name, "err", err)
-	}
-	if rec.ErrorCode == domain.CodeInternal {
+	s.runLog.Record(ctx, rec, []domain.Event{runFailedEvent(rec, s.now())})
+	if code := res.Error.Code; code == domain.CodeInternal || code == domain.CodeUnavailable {
 		s.log.Error("operation failed", "org", org, "operation", req.Name, "err", failure)
 	}
 }

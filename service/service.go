@@ -14,7 +14,8 @@ import (
 	"github.com/parleyhq/parley/domain"
 )
 
-// Config wires a Service. Every field but Webhooks and Logger is required.
+// Config wires a Service. Every field but Webhooks, Logger and RunLog is
+// required.
 type Config struct {
 	Store       domain.Store
 	Clock       domain.Clock
@@ -27,6 +28,17 @@ type Config struct {
 	Logger   *slog.Logger
 	// BotLimits bound each bot turn; zero fields take bot.DefaultLimits.
 	BotLimits bot.Limits
+	// RunLog receives the records of read-only runs and failed runs (see
+	// Run). Nil records each one at once in a transaction of its own.
+	RunLog RunLog
+}
+
+// RunLog writes run records off the request path (package runlog batches
+// them). Record stores r with its events (run.failed for a failed run) in
+// one transaction, later; it must not block for long and must not use ctx
+// beyond the call: the request may be over when the record is written.
+type RunLog interface {
+	Record(ctx context.Context, r domain.OperationRun, events []domain.Event)
 }
 
 // Service implements Parley's operations on top of a domain.Store.
@@ -40,9 +52,13 @@ type Service struct {
 	log         *slog.Logger
 	bots        *botCache
 
+	runLog RunLog
+
 	// verified caches licence tokens whose signature checked out; tokens
 	// are immutable, so only expiry and org are checked again per use.
 	verified sync.Map // token string -> domain.License
+	// orgLicenses caches each org's installed licence (licence.go).
+	orgLicenses sync.Map // domain.OrgID -> cachedLicense
 }
 
 // New returns a Service.
@@ -56,7 +72,7 @@ func New(cfg Config) *Service {
 		// Only a defect of the expression environment can fail here.
 		panic(err)
 	}
-	return &Service{
+	s := &Service{
 		bots:        newBotCache(engine),
 		store:       cfg.Store,
 		clock:       cfg.Clock,
@@ -65,6 +81,35 @@ func New(cfg Config) *Service {
 		identifiers: cfg.Identifiers,
 		webhooks:    cfg.Webhooks,
 		log:         logger,
+		runLog:      cfg.RunLog,
+	}
+	if s.runLog == nil {
+		s.runLog = syncRunLog{store: cfg.Store, log: logger}
+	}
+	return s
+}
+
+// syncRunLog records each run at once, in a transaction of its own.
+type syncRunLog struct {
+	store domain.Store
+	log   *slog.Logger
+}
+
+func (l syncRunLog) Record(ctx context.Context, r domain.OperationRun, events []domain.Event) {
+	ctx = context.WithoutCancel(ctx)
+	err := l.store.Update(ctx, func(tx domain.Tx) error {
+		if err := tx.RecordRun(ctx, r); err != nil {
+			return err
+		}
+		for _, e := range events {
+			if err := tx.AppendEvent(ctx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		l.log.Error("recording a run", "org", r.OrgID, "operation", r.Name, "err", err)
 	}
 }
 
@@ -78,11 +123,13 @@ func (s *Service) view(ctx context.Context, fn func(domain.Tx) error) error {
 	return s.store.View(ctx, fn)
 }
 
-// update runs a read-write transaction on org's rows, serialized with the
-// other writers of org (domain.Store.UpdateOrg). When a bot turn in it
-// fails in the store (not in the bot), fn runs again in a new transaction
-// where turns record the failure instead of running: the customer's
-// message is stored and the request does not fail because of the bot.
+// update runs a read-write transaction on org's rows
+// (domain.Store.UpdateOrg). It takes no org-wide lock: fn locks what it
+// reads and then changes (LockConversation, LockCustomer, LockKeys; see
+// domain.Store, "Isolation"). When a bot turn in it fails in the store
+// (not in the bot), fn runs again in a new transaction where turns record
+// the failure instead of running: the customer's message is stored and the
+// request does not fail because of the bot.
 func (s *Service) update(ctx context.Context, org domain.OrgID, fn func(domain.Tx) error) error {
 	err := s.store.UpdateOrg(ctx, org, fn)
 	if tf, failed := errTurnFailure(err); failed {

@@ -43,6 +43,17 @@ func (t *tx) RecordRun(ctx context.Context, r domain.OperationRun) error {
 		r.Duration.Microseconds(), micros(r.StartedAt))
 }
 
+// RecordRuns stores runs in order, one prepared insert each (in one
+// transaction the inserts cost microseconds; the commit is what counts).
+func (t *tx) RecordRuns(ctx context.Context, runs []domain.OperationRun) error {
+	for _, r := range runs {
+		if err := t.RecordRun(ctx, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // GetRun returns the run; CodeNotFound when it is not in org.
 func (t *tx) GetRun(ctx context.Context, org domain.OrgID, id domain.RunID) (domain.OperationRun, error) {
 	return get(ctx, t, "run", id, scanRun,

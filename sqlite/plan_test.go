@@ -235,6 +235,12 @@ func writeAll(ctx context.Context, t *testing.T, db *DB) {
 			func() error { return tx.PutIdempotency(ctx, domain.IdempotencyRecord{OrgID: "o", Key: "k"}) },
 			func() error { return tx.CompleteIdempotency(ctx, "o", "k", 200, nil) },
 			func() error { return tx.DeleteIdempotency(ctx, "o", "k") },
+			func() error { return tx.RecordRuns(ctx, []domain.OperationRun{{ID: "r2", OrgID: "o"}}) },
+			func() error { _, err := tx.LockConversation(ctx, "o", "cv"); return err },
+			func() error { _, err := tx.LockCustomer(ctx, "o", "c"); return err },
+			func() error { _, err := tx.DeleteRunsBefore(ctx, at, 10); return err },
+			func() error { _, err := tx.DeleteEventsBefore(ctx, at, 10); return err },
+			func() error { _, err := tx.DeleteIdempotencyBefore(ctx, at, 10); return err },
 		}
 		for i, call := range calls {
 			if err := call(); err != nil {

@@ -44,7 +44,8 @@ func RunContract(t *testing.T, newStore Factory) {
 	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, newStore) })
 	t.Run("Uniqueness", func(t *testing.T) { testUniqueness(t, newStore) })
 	t.Run("Transactions", func(t *testing.T) { testTransactions(t, newStore) })
-	t.Run("UpdateOrg", func(t *testing.T) { testUpdateOrg(t, newStore) })
+	t.Run("Locks", func(t *testing.T) { testLocks(t, newStore) })
+	t.Run("RecordRuns", func(t *testing.T) { testRecordRuns(t, newStore) })
 	t.Run("Ready", func(t *testing.T) {
 		if err := newStore(t).Ready(t.Context()); err != nil {
 			t.Fatalf("Ready on a migrated store: %v", err)

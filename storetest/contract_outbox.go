@@ -118,9 +118,7 @@ func testEvents(t *testing.T, newStore Factory) {
 		return nil
 	})
 	list := func(org domain.OrgID, after int64, limit int) []domain.Event {
-		return read(t, s, func(ctx context.Context, tx domain.Tx) ([]domain.Event, error) {
-			return tx.ListEvents(ctx, org, after, limit)
-		})
+		return SettledEvents(t, s, org, after, limit)
 	}
 	got := list(a.Org.ID, 0, 0)
 	if len(got) != len(wantA) {

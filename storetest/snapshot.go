@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -28,6 +29,49 @@ type Snapshot struct {
 
 // snapshotLimit is larger than anything a suite creates.
 const snapshotLimit = 100000
+
+// FeedSettler is a store whose event feed (ListEvents) may lag behind
+// commits: PostgreSQL lists an event once every older writing transaction
+// of the server has ended (domain.Tx.ListEvents).
+type FeedSettler interface {
+	// SettleFeed returns once the feed lists every event committed before
+	// the call.
+	SettleFeed(ctx context.Context) error
+}
+
+// SettleFeed waits until store's feed lists everything committed so far.
+func SettleFeed(t testing.TB, store domain.Store) {
+	t.Helper()
+	if s, ok := store.(FeedSettler); ok {
+		must(t, s.SettleFeed(context.Background()))
+	}
+}
+
+// SettledEvents lists org's events after after (at most limit) once the
+// feed has settled. The feed may hold events back for longer than
+// SettleFeed waits (it errs on the side of waiting when it cannot tell
+// whose a transaction was), so it reads until two settled reads agree.
+func SettledEvents(t testing.TB, store domain.Store, org domain.OrgID, after int64, limit int) []domain.Event {
+	t.Helper()
+	list := func() []domain.Event {
+		SettleFeed(t, store)
+		var events []domain.Event
+		must(t, store.View(context.Background(), func(tx domain.Tx) (err error) {
+			events, err = tx.ListEvents(context.Background(), org, after, limit)
+			return err
+		}))
+		return events
+	}
+	events := list()
+	for range 10 {
+		again := list()
+		if reflect.DeepEqual(events, again) {
+			break
+		}
+		events = again
+	}
+	return events
+}
 
 // TakeSnapshot reads org's whole state.
 func TakeSnapshot(t testing.TB, store domain.Store, org domain.OrgID) Snapshot {
@@ -61,15 +105,13 @@ func TakeSnapshot(t testing.TB, store domain.Store, org domain.OrgID) Snapshot {
 		if err := s.readConversations(ctx, tx, org); err != nil {
 			return err
 		}
-		if s.Events, err = tx.ListEvents(ctx, org, 0, snapshotLimit); err != nil {
-			return err
-		}
 		s.Runs, err = tx.ListRuns(ctx, org, "", snapshotLimit)
 		return err
 	})
 	if err != nil {
 		t.Fatalf("snapshot: %v", err)
 	}
+	s.Events = SettledEvents(t, store, org, 0, snapshotLimit)
 	return s
 }
 

@@ -139,8 +139,7 @@ func temporalNameLater(t *testing.T, store domain.Store) {
 	if c.Identifier != "ext:crm-42" {
 		t.Fatalf("customer identifier %q", c.Identifier)
 	}
-	events, err := w.Service.ListEvents(context.Background(), w.Org, 0, 100)
-	must(t, err)
+	events := SettledEvents(t, w.Store, w.Org, 0, 100)
 	last := events[len(events)-1]
 	if last.Type != domain.EventCustomerIdentifierChanged || last.Subject != string(st.Customer.ID) || last.Payload["identifier"] != "ext:crm-42" {
 		t.Fatalf("last event %+v", last)
