@@ -271,7 +271,7 @@ func scanAttempt(row scanner) (domain.WebhookAttempt, error) {
 func (t *tx) ListWebhookAttempts(ctx context.Context, org domain.OrgID, endpoint domain.WebhookEndpointID, f domain.AttemptFilter) ([]domain.WebhookAttempt, error) {
 	return collect(ctx, t, scanAttempt,
 		`SELECT `+attemptColumns+` FROM webhook_attempts
-		WHERE org_id = $1 AND endpoint_id = $2 AND ($3 = 0 OR event_seq = $3) AND ($4 = 0 OR seq < $4)
+		WHERE org_id = $1 AND endpoint_id = $2 AND ($3::bigint = 0 OR event_seq = $3) AND ($4::bigint = 0 OR seq < $4)
 		ORDER BY seq DESC LIMIT $5`, org, endpoint, f.EventSeq, f.BeforeSeq, limitOrAll(f.Limit))
 }
 

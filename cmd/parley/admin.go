@@ -64,7 +64,7 @@ func openAdmin(ctx context.Context, c *cli, a adminFlags) (*admin, error) {
 	}
 	fmt.Fprintf(c.stderr, "# %s\n", a.store.describe())
 	logger := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return &admin{svc: newService(store, keys, webhook.NewGuard(false, nil), logger), keys: keys, store: store}, nil
+	return &admin{svc: newService(store, keys, webhook.NewGuard(false, nil), nil, logger), keys: keys, store: store}, nil
 }
 
 func (a *admin) Close() error { return a.store.Close() }

@@ -100,7 +100,7 @@ func TestOrgCreateWithEnterpriseLicense(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := newService(db, keys, nil, nil)
+	svc := newService(db, keys, nil, nil, nil)
 	ctx := context.Background()
 	gotOrg, err := svc.Authenticate(ctx, key)
 	if err != nil || string(gotOrg) != org {
@@ -153,7 +153,7 @@ func TestKeyCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = newService(db, keys, nil, nil).Authenticate(context.Background(), secret)
+	_, err = newService(db, keys, nil, nil, nil).Authenticate(context.Background(), secret)
 	if domain.ErrorCode(err) != domain.CodeUnauthorized {
 		t.Errorf("Authenticate(revoked key) error = %v, want unauthorized", err)
 	}

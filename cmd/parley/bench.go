@@ -150,7 +150,7 @@ func benchService(ctx context.Context, dir, database string, keys operatorKeys, 
 	if err != nil {
 		return nil, nil, err
 	}
-	return newService(store, keys, webhook.NewGuard(false, nil), logger), store, nil
+	return newService(store, keys, webhook.NewGuard(false, nil), nil, logger), store, nil
 }
 
 // createLicensedOrg creates an org holding an ENTERPRISE licence signed by

@@ -28,6 +28,7 @@ import (
 	"github.com/parleyhq/parley/identifier"
 	"github.com/parleyhq/parley/ids"
 	"github.com/parleyhq/parley/license"
+	"github.com/parleyhq/parley/runlog"
 	"github.com/parleyhq/parley/service"
 	"github.com/parleyhq/parley/webhook"
 )
@@ -120,8 +121,9 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 }
 
 // newService wires the service on store with the system clock, random ids,
-// the identifier rules, a verifier trusting keys and the webhook guard.
-func newService(store domain.Store, keys operatorKeys, guard *webhook.Guard, logger *slog.Logger) *service.Service {
+// the identifier rules, a verifier trusting keys, the webhook guard and the
+// run log (nil: runs recorded one transaction each, as admin commands do).
+func newService(store domain.Store, keys operatorKeys, guard *webhook.Guard, runs *runlog.Log, logger *slog.Logger) *service.Service {
 	cfg := service.Config{
 		Store:       store,
 		Clock:       clock.System{},
@@ -129,6 +131,9 @@ func newService(store domain.Store, keys operatorKeys, guard *webhook.Guard, log
 		Licenses:    license.NewVerifier(keys.keys...),
 		Identifiers: identifier.Normalizer{},
 		Logger:      logger,
+	}
+	if runs != nil {
+		cfg.RunLog = runs
 	}
 	if guard != nil {
 		cfg.Webhooks = guard
@@ -187,8 +192,10 @@ func cmdServe(ctx context.Context, c *cli, args []string) error {
 	logger.Info("database ready, migrations applied", "store", cfg.store.describe())
 
 	guard := webhook.NewGuard(cfg.webhooks.allowPrivate, nil)
-	svc := newService(store, keys, guard, logger)
 	registry := newMetricsRegistry()
+	runs := runlog.New(runlog.Config{Store: store, Metrics: registry, Logger: logger})
+	defer closeRunLog(runs, logger) // after the HTTP server, before the store
+	svc := newService(store, keys, guard, runs, logger)
 	workerCtx, stopWorker := context.WithCancel(ctx)
 	defer stopWorker()
 	webhooksDone := startWebhooks(workerCtx, cfg.webhooks, store, svc, guard, registry, logger)
@@ -249,6 +256,20 @@ func cmdServe(ctx context.Context, c *cli, args []string) error {
 	srv.RegisterOnShutdown(webChat.Close)
 	logger.Info("listening on http://"+addr, "addr", addr, "console", "http://"+addr+"/console/")
 	return serveUntilDone(ctx, srv, ln, logger, shutdownTimeout)
+}
+
+// runLogCloseTimeout bounds how long shutdown waits for the run log to
+// write what it holds.
+const runLogCloseTimeout = 5 * time.Second
+
+// closeRunLog writes the run log's buffered records before the store
+// closes.
+func closeRunLog(runs *runlog.Log, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), runLogCloseTimeout)
+	defer cancel()
+	if err := runs.Close(ctx); err != nil {
+		logger.Warn("run log: records still buffered at shutdown were dropped", "err", err)
+	}
 }
 
 // holdAnswersEnv names a test-only variable. Set to a file path, it makes
