@@ -31,3 +31,8 @@ func TestBotTurns(t *testing.T) { storetest.RunBotTurns(t, factory) }
 // TestTurnsSerialized: 50 inbound messages at once to one conversation,
 // through three connection pools (three server processes).
 func TestTurnsSerialized(t *testing.T) { storetest.RunTurnsSerialized(t, pools, 50) }
+
+// TestRetention: expired runs, events and idempotency records deleted by
+// two processes at once (SKIP LOCKED batches), recent ones kept, writers
+// unaffected.
+func TestRetention(t *testing.T) { storetest.RunRetention(t, pools) }

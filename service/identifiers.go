@@ -39,6 +39,8 @@ func (s *Service) updateIdentifier(ctx context.Context, tx domain.Tx, org domain
 
 // changeIdentifier gives customer the identifier ident (already
 // normalized), for conversation conv ("" when an operator changed it).
+// The caller holds the customer's lock (LockCustomer), taken before it
+// read customer.
 // Business outcome: identifier_taken (naming the holder). Updating to the
 // identifier already held changes nothing.
 func (s *Service) changeIdentifier(ctx context.Context, tx domain.Tx, customer domain.Customer, ident string, conv domain.ConversationID) (bool, *domain.Error, error) {

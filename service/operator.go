@@ -21,11 +21,11 @@ func (s *Service) SetCustomerIdentifier(ctx context.Context, org domain.OrgID, i
 	if err != nil {
 		return c, err
 	}
+	if err := s.requireEnterprise(ctx, org); err != nil {
+		return c, err
+	}
 	err = s.update(ctx, org, func(tx domain.Tx) error {
-		if err := s.requireEnterprise(ctx, tx, org); err != nil {
-			return err
-		}
-		if c, err = tx.GetCustomer(ctx, org, id); err != nil {
+		if c, err = tx.LockCustomer(ctx, org, id); err != nil {
 			return err
 		}
 		_, outcome, err := s.changeIdentifier(ctx, tx, c, ident, "")

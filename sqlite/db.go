@@ -86,6 +86,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	db := &DB{path: abs, writer: writer, reader: reader}
 	db.startWriter()
+	go db.optimizeEvery(optimizeInterval)
 	if db.migrator, err = newProvider(writer.db); err == nil {
 		db.checker, err = newProvider(reader.db)
 	}
@@ -120,11 +121,12 @@ func newProvider(db *sql.DB) (*goose.Provider, error) {
 
 // Migrate applies every pending migration on the writer connection. It is
 // idempotent.
+// Migrate then refreshes the planner's statistics (Optimize).
 func (db *DB) Migrate(ctx context.Context) error {
 	if _, err := db.migrator.Up(ctx); err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)
 	}
-	return nil
+	return db.Optimize(ctx, true)
 }
 
 // Ready returns nil when the database answers and has no pending migration;

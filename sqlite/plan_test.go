@@ -26,6 +26,113 @@ func TestQueryPlans(t *testing.T) {
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	checkPlans(ctx, t, db)
+}
+
+// TestQueryPlansWithStatistics: the same plans once the planner has
+// statistics of a populated database (Optimize, which the store runs after
+// migrating and every hour), and the STAT4 samples are gone.
+func TestQueryPlansWithStatistics(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, t.TempDir()+"/plan.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	seedForPlans(ctx, t, db)
+	if err := db.Optimize(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	var stat1, stat4 int
+	if err := db.writer.db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM sqlite_stat1),
+		(SELECT count(*) FROM sqlite_stat4)`).Scan(&stat1, &stat4); err != nil {
+		t.Fatal(err)
+	}
+	if stat1 < 10 || stat4 != 0 {
+		t.Fatalf("after Optimize: %d sqlite_stat1 rows, %d sqlite_stat4 rows; want statistics without samples", stat1, stat4)
+	}
+	checkPlans(ctx, t, db)
+}
+
+// seedForPlans fills two orgs with customers, intervals, conversations,
+// messages, runs, events and idempotency keys, skewed as real data is (one
+// big org, one small), in one transaction.
+func seedForPlans(ctx context.Context, t *testing.T, db *DB) {
+	t.Helper()
+	sqlTx, err := db.writer.db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sqlTx.Rollback() //nolint:errcheck // committed below
+	exec := func(query string, args ...any) {
+		if _, err := sqlTx.ExecContext(ctx, query, args...); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+	}
+	for _, org := range []struct {
+		id        string
+		customers int
+	}{{"org_big", 3000}, {"org_small", 30}} {
+		exec(`INSERT INTO orgs (id, name, created_at) VALUES (?, ?, 0)`, org.id, org.id)
+		exec(`INSERT INTO apps (id, org_id, name, created_at) VALUES (?, ?, 'a', 0)`, "app_"+org.id, org.id)
+		exec(`INSERT INTO app_versions (id, org_id, app_id, number, definition, created_at) VALUES (?, ?, ?, 1, '{}', 0)`,
+			"ver_"+org.id, org.id, "app_"+org.id)
+		exec(`INSERT INTO deployments (id, org_id, app_id, version_id, environment, published_at) VALUES (?, ?, ?, ?, 'production', 0)`,
+			"dep_"+org.id, org.id, "app_"+org.id, "ver_"+org.id)
+		exec(`INSERT INTO channel_resources (id, org_id, kind, name, address, created_at) VALUES (?, ?, 'webchat', 'w', 'w', 0)`,
+			"res_"+org.id, org.id)
+		// Apps published again and again, resources and keys: small
+		// tables, but not of one row.
+		for a := range 40 {
+			app := fmt.Sprintf("app_%s_%d", org.id, a)
+			exec(`INSERT INTO apps (id, org_id, name, created_at) VALUES (?, ?, 'a', ?)`, app, org.id, a)
+			for v := range 5 {
+				ver := fmt.Sprintf("ver_%s_%d", app, v)
+				exec(`INSERT INTO app_versions (id, org_id, app_id, number, definition, created_at) VALUES (?, ?, ?, ?, '{}', ?)`,
+					ver, org.id, app, v+1, v)
+				var replaced any = v
+				if v == 4 {
+					replaced = nil
+				}
+				exec(`INSERT INTO deployments (id, org_id, app_id, version_id, environment, published_at, replaced_at)
+					VALUES (?, ?, ?, ?, 'production', ?, ?)`, "dep_"+ver, org.id, app, ver, v, replaced)
+			}
+			exec(`INSERT INTO channel_resources (id, org_id, kind, name, address, created_at) VALUES (?, ?, 'sms', 'w', ?, ?)`,
+				"res_"+app, org.id, fmt.Sprint(a), a)
+			exec(`INSERT INTO api_keys (id, org_id, name, scope, prefix, hash, created_at) VALUES (?, ?, 'k', 'admin', 'pk_', ?, ?)`,
+				"key_"+app, org.id, []byte(app), a)
+		}
+		for c := range org.customers {
+			cus, ident := fmt.Sprintf("cus_%s_%d", org.id, c), fmt.Sprintf("ext:%s-%d", org.id, c)
+			exec(`INSERT INTO customers (id, org_id, identifier, identifier_since, created_at) VALUES (?, ?, ?, ?, ?)`, cus, org.id, ident, c, c)
+			exec(`INSERT INTO identifier_intervals (org_id, customer_id, identifier, valid_from) VALUES (?, ?, ?, ?)`, org.id, cus, ident, c)
+			for k := range 8 {
+				conv := fmt.Sprintf("conv_%s_%d_%d", org.id, c, k)
+				exec(`INSERT INTO conversations (id, org_id, deployment_id, app_id, resource_id, customer_id, session_id, status,
+					customer_destination, external_id, identifier_at_start, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'live', ?, ?, ?, ?)`,
+					conv, org.id, "dep_"+org.id, "app_"+org.id, "res_"+org.id, cus, "ses_"+conv, "web-"+conv, nil, ident, c*10+k)
+				exec(`INSERT INTO messages (id, org_id, conversation_id, direction, text, created_at) VALUES (?, ?, ?, 'inbound', 'hi', ?)`,
+					"msg_"+conv, org.id, conv, c*10+k)
+			}
+			exec(`INSERT INTO operation_runs (id, org_id, kind, name, session_id, inputs, variable, output, error_code, error_message,
+				duration_us, started_at) VALUES (?, ?, 'data_operation', 'find', '', '{}', 'v', 'null', '', '', 1, ?)`,
+				"run_"+cus, org.id, c)
+			exec(`INSERT INTO events (org_id, type, subject, payload, created_at) VALUES (?, 'conversation.started', ?, '{}', ?)`, org.id, cus, c)
+			exec(`INSERT INTO idempotency_keys (org_id, key, request_hash, status, created_at) VALUES (?, ?, 'h', 200, ?)`, org.id, cus, c)
+		}
+	}
+	if err := sqlTx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkPlans runs every Tx method once, then checks the plans of the
+// statements they prepared.
+func checkPlans(ctx context.Context, t *testing.T, db *DB) {
+	t.Helper()
 	readAll(ctx, t, db)
 	writeAll(ctx, t, db)
 

@@ -28,6 +28,7 @@ import (
 	"github.com/parleyhq/parley/identifier"
 	"github.com/parleyhq/parley/ids"
 	"github.com/parleyhq/parley/license"
+	"github.com/parleyhq/parley/retention"
 	"github.com/parleyhq/parley/runlog"
 	"github.com/parleyhq/parley/service"
 	"github.com/parleyhq/parley/webhook"
@@ -53,6 +54,8 @@ type serveConfig struct {
 	twilioBaseURL  string
 	smsSendTimeout time.Duration
 	webhooks       webhookFlags
+	// retention is how long runs and events are kept.
+	retention time.Duration
 }
 
 // webhookFlags configure webhook delivery.
@@ -84,9 +87,15 @@ func parseServeFlags(c *cli, args []string) (serveConfig, error) {
 		"timeout of one webhook request; a claimed delivery is leased for three times as long")
 	concurrency := f.Int("webhooks-concurrency", "PARLEY_WEBHOOKS_CONCURRENCY", webhook.DefaultConcurrency,
 		"webhook requests in flight at most in this process")
+	keep := f.Duration("retention", "PARLEY_RETENTION", retention.DefaultKeep,
+		"how long operation runs and events are kept (e.g. 720h, the default: 30 days); idempotency records are kept 24h")
 	if err := f.parse(args); err != nil {
 		return cfg, err
 	}
+	if *keep <= 0 {
+		return cfg, usagef("parley serve: --retention must be positive")
+	}
+	cfg.retention = *keep
 	if *timeout <= 0 || *concurrency <= 0 {
 		return cfg, usagef("parley serve: --webhooks-timeout and --webhooks-concurrency must be positive")
 	}
@@ -161,6 +170,22 @@ func startWebhooks(ctx context.Context, cfg webhookFlags, store domain.Store, sv
 	return done
 }
 
+// startRetention deletes expired runs, events and idempotency records
+// every minute until ctx is cancelled; the returned channel closes when
+// the worker has stopped.
+func startRetention(ctx context.Context, keep time.Duration, store domain.Store, reg prometheus.Registerer, logger *slog.Logger) <-chan struct{} {
+	worker := retention.New(retention.Config{
+		Store: store, Clock: clock.System{}, Keep: keep, KeepIdempotency: service.IdempotencyRetention,
+		Metrics: reg, Logger: logger,
+	})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = worker.Run(ctx)
+	}()
+	return done
+}
+
 // newMetricsRegistry returns the registry /metrics serves: the API's own
 // metrics plus the Go runtime and process collectors.
 func newMetricsRegistry() *prometheus.Registry {
@@ -199,7 +224,8 @@ func cmdServe(ctx context.Context, c *cli, args []string) error {
 	workerCtx, stopWorker := context.WithCancel(ctx)
 	defer stopWorker()
 	webhooksDone := startWebhooks(workerCtx, cfg.webhooks, store, svc, guard, registry, logger)
-	defer func() { stopWorker(); <-webhooksDone }() // before the store closes
+	retentionDone := startRetention(workerCtx, cfg.retention, store, registry, logger)
+	defer func() { stopWorker(); <-webhooksDone; <-retentionDone }() // before the store closes
 	channelMetrics := channel.NewMetrics(registry)
 	notifier, _ := store.(domain.Notifier)
 	twilioHandler := &twilio.Handler{Service: svc, PublicBaseURL: cfg.publicURL, Logger: logger, Metrics: channelMetrics}
