@@ -95,7 +95,9 @@ type Tx interface {
 	// LockKeys locks named keys of org until the transaction ends, in
 	// sorted order (so two transactions locking overlapping sets cannot
 	// deadlock each other); duplicates are locked once. Keys are namespaced
-	// by their users: IdentifierKey for an identifier. PostgreSQL: advisory
+	// by their users: IdentifierKey for an identifier, RouteKey for an
+	// inbound route. Transactions lock route keys first, then
+	// conversations, customers and identifier keys, in that order. PostgreSQL: advisory
 	// transaction locks on a 64-bit hash of (org, key), so two keys may
 	// rarely share a lock (safe: it only makes one wait); SQLite: nothing.
 	LockKeys(ctx context.Context, org OrgID, keys ...string) error
@@ -205,6 +207,13 @@ type ConversationFilter struct {
 // (gives it to a customer, closes its interval, starts a conversation
 // under it) locks it first.
 func IdentifierKey(identifier string) string { return "identifier:" + identifier }
+
+// RouteKey is the LockKeys key of the inbound route of destination on a
+// channel resource: a message arriving there locks it before it looks the
+// route up, so concurrent first messages start one conversation.
+func RouteKey(resource ResourceID, destination string) string {
+	return "route:" + string(resource) + "\x00" + destination
+}
 
 // Clock tells the time; injected so tests are deterministic.
 type Clock interface{ Now() time.Time }

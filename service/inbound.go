@@ -90,6 +90,11 @@ func (s *Service) receive(ctx context.Context, tx domain.Tx, org domain.OrgID, i
 	if err != nil {
 		return Received{}, err
 	}
+	// Concurrent messages of one destination take turns from here: the
+	// first starts the conversation and sets the route, the next find it.
+	if err := tx.LockKeys(ctx, org, domain.RouteKey(res.ID, destination)); err != nil {
+		return Received{}, err
+	}
 	if dup, found, err := s.duplicate(ctx, tx, org, res.ID, in.ClientID); found || err != nil {
 		return dup, err
 	}
