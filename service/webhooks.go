@@ -254,9 +254,14 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, org domain.OrgID, id 
 	return NewWebhookEndpoint{Endpoint: e, Secret: secret}, err
 }
 
-// changeEndpoint applies change to the stored endpoint and saves it.
+// changeEndpoint applies change to the stored endpoint and saves it. It
+// locks the endpoint first (writers of one org run in parallel), so two
+// changes of one endpoint cannot overwrite each other.
 func (s *Service) changeEndpoint(ctx context.Context, org domain.OrgID, id domain.WebhookEndpointID, change func(domain.Tx, *domain.WebhookEndpoint) error) (e domain.WebhookEndpoint, err error) {
 	err = s.update(ctx, org, func(tx domain.Tx) error {
+		if err := tx.LockKeys(ctx, org, "webhook-endpoint:"+string(id)); err != nil {
+			return err
+		}
 		if e, err = tx.GetWebhookEndpoint(ctx, org, id); err != nil {
 			return err
 		}
