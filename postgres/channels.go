@@ -128,14 +128,27 @@ func (t *tx) ExpiredSMSClaims(ctx context.Context, now time.Time, limit int) ([]
 // GetSMS returns the outbound SMS of a message; CodeNotFound when none.
 func (t *tx) GetSMS(ctx context.Context, org domain.OrgID, message domain.MessageID) (domain.SMSOutbound, error) {
 	return get(ctx, t, "sms", message, scanSMS,
-		`SELECT `+smsColumns+` FROM sms_outbox WHERE org_id = $1 AND message_id = $2`, org, message)
+		`SELECT `+smsColumns+` FROM sms_outbox WHERE org_id = $1 AND message_id = $2`+t.lockForWrite(), org, message)
+}
+
+// lockForWrite is the locking clause of a read whose row the transaction
+// will write back (the SMS outbox is only ever read, changed and saved):
+// in a write transaction the row stays locked until it ends, so two
+// read-modify-writes of one row (a status callback and an attempt's
+// outcome, or a claim) take turns at READ COMMITTED instead of overwriting
+// each other; in a View, nothing.
+func (t *tx) lockForWrite() string {
+	if t.readOnly {
+		return ""
+	}
+	return " FOR NO KEY UPDATE"
 }
 
 // SMSByProviderID returns the outbound SMS with the provider's id.
 func (t *tx) SMSByProviderID(ctx context.Context, org domain.OrgID, resource domain.ResourceID, sid string) (domain.SMSOutbound, error) {
 	return get(ctx, t, "sms", sid, scanSMS,
-		`SELECT `+smsColumns+` FROM sms_outbox WHERE org_id = $1 AND resource_id = $2 AND provider_id = $3 AND provider_id <> ''`,
-		org, resource, sid)
+		`SELECT `+smsColumns+` FROM sms_outbox WHERE org_id = $1 AND resource_id = $2 AND provider_id = $3 AND provider_id <> ''`+
+			t.lockForWrite(), org, resource, sid)
 }
 
 // SaveSMS stores m's mutable fields; CodeNotFound when it is not queued.

@@ -127,7 +127,7 @@ func joinNames(names []domain.SecretName) string {
 func (s *Service) UpdateChannelSettings(ctx context.Context, org domain.OrgID, id domain.ResourceID, in ChannelSettingsInput) (ChannelSettings, error) {
 	var out ChannelSettings
 	err := s.update(ctx, org, func(tx domain.Tx) error {
-		res, err := tx.GetResource(ctx, org, id)
+		res, err := lockResource(ctx, tx, org, id)
 		if err != nil {
 			return err
 		}
@@ -138,6 +138,16 @@ func (s *Service) UpdateChannelSettings(ctx context.Context, org domain.OrgID, i
 		return err
 	})
 	return out, err
+}
+
+// lockResource reads a channel resource to change it, after locking it
+// (writers of one org run in parallel): two changes of one resource, its
+// settings or its secrets take turns instead of overwriting each other.
+func lockResource(ctx context.Context, tx domain.Tx, org domain.OrgID, id domain.ResourceID) (domain.ChannelResource, error) {
+	if err := tx.LockKeys(ctx, org, "resource:"+string(id)); err != nil {
+		return domain.ChannelResource{}, err
+	}
+	return tx.GetResource(ctx, org, id)
 }
 
 // applySettings validates and stores in for res in tx.
@@ -300,7 +310,7 @@ func (s *Service) UpdateResource(ctx context.Context, org domain.OrgID, id domai
 		u.Name = &name
 	}
 	err = s.update(ctx, org, func(tx domain.Tx) error {
-		if res, err = tx.GetResource(ctx, org, id); err != nil {
+		if res, err = lockResource(ctx, tx, org, id); err != nil {
 			return err
 		}
 		if u.Name != nil {
