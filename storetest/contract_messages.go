@@ -201,9 +201,10 @@ func testRoutes(t *testing.T, newStore Factory) {
 		t.Error("GetRoute found the route of another destination")
 	}
 
-	// Concurrent creators of one route: each reads "no route", then sets
-	// its own; exactly one wins, and every loser, run again, finds the
-	// winner's route and leaves it.
+	// Concurrent creators of one route, each locking the route's key first
+	// as the service does (domain.RouteKey): each reads "no route", then
+	// sets its own; exactly one wins, and every loser finds the winner's
+	// route and leaves it.
 	const racers = 8
 	var wg sync.WaitGroup
 	created := make([]bool, racers)
@@ -213,6 +214,9 @@ func testRoutes(t *testing.T, newStore Factory) {
 			defer wg.Done()
 			err := tryUpdate(s, func(ctx context.Context, tx domain.Tx) error {
 				created[i] = false
+				if err := tx.LockKeys(ctx, a.Org.ID, domain.RouteKey(a.Resource.ID, "+15550100003")); err != nil {
+					return err
+				}
 				_, found, err := tx.GetRoute(ctx, a.Org.ID, a.Resource.ID, "+15550100003")
 				if err != nil || found {
 					return err
