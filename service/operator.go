@@ -21,7 +21,7 @@ func (s *Service) SetCustomerIdentifier(ctx context.Context, org domain.OrgID, i
 	if err != nil {
 		return c, err
 	}
-	if err := s.requireEnterprise(ctx, org); err != nil {
+	if err := s.requireEnterprise(ctx, nil, org); err != nil {
 		return c, err
 	}
 	err = s.update(ctx, org, func(tx domain.Tx) error {

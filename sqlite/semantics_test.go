@@ -37,6 +37,7 @@ func TestBotTurns(t *testing.T) { storetest.RunBotTurns(t, factory) }
 // TestTurnsSerialized: 50 inbound messages at once to one conversation,
 // through three handles on one database file.
 func TestTurnsSerialized(t *testing.T) { storetest.RunTurnsSerialized(t, openShared, 50) }
+
 // TestRetention: expired runs, events and idempotency records deleted by
 // two processes at once, recent ones kept, writers unaffected.
 func TestRetention(t *testing.T) { storetest.RunRetention(t, openShared) }
