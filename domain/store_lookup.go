@@ -17,7 +17,8 @@ type LookupTx interface {
 	// (CreatedAt descending, then id descending).
 	ListCustomers(ctx context.Context, org OrgID, f CustomerFilter) ([]Customer, error)
 	// FilterEvents returns the events with Seq > f.After that match f,
-	// oldest first, at most f.Limit. An event is about the customer and the
+	// oldest first, at most f.Limit, with ListEvents' guarantee: it never
+	// skips an event that commits later. An event is about the customer and the
 	// conversation named by its payload's "customerId" and "conversationId"
 	// (a conversation.* event is also about its Subject).
 	FilterEvents(ctx context.Context, org OrgID, f EventFilter) ([]Event, error)

@@ -45,13 +45,15 @@ func (t *tx) ListCustomers(ctx context.Context, org domain.OrgID, f domain.Custo
 
 // FilterEvents returns the org's events after f.After matching f, oldest
 // first, through the generated columns customer_id and conversation_id
-// (migration 00003).
+// (migration 00003), up to the feed's horizon as ListEvents (records.go),
+// so a filtered feed never skips an event either.
 func (t *tx) FilterEvents(ctx context.Context, org domain.OrgID, f domain.EventFilter) ([]domain.Event, error) {
 	if f.Limit <= 0 {
 		return nil, domain.Errorf(domain.CodeInvalidArgument, "limit must be positive")
 	}
 	q := newFilterQuery(`SELECT `+eventColumns+` FROM events`, org)
 	q.add(true, "seq > ?", f.After)
+	q.add(true, "seq < (parley_feed_horizon() << 16)")
 	q.add(len(f.Types) > 0, "type = ANY (?)", f.Types)
 	q.add(f.CustomerID != "", "customer_id = ?", f.CustomerID)
 	q.add(f.ConversationID != "", "conversation_id = ?", f.ConversationID)

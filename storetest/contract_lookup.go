@@ -180,9 +180,7 @@ func testFilterEvents(t *testing.T, newStore Factory) {
 		}
 		return nil
 	})
-	feed := read(t, s, func(ctx context.Context, tx domain.Tx) ([]domain.Event, error) {
-		return tx.ListEvents(ctx, a.Org.ID, 0, 100)
-	})
+	feed := SettledEvents(t, s, a.Org.ID, 0, 100)
 	if len(feed) != 6 {
 		t.Fatalf("ListEvents = %d events, want 6", len(feed))
 	}
@@ -192,6 +190,7 @@ func testFilterEvents(t *testing.T, newStore Factory) {
 		if f.Limit == 0 {
 			f.Limit = 100
 		}
+		SettleFeed(t, s)
 		got := read(t, s, func(ctx context.Context, tx domain.Tx) ([]domain.Event, error) {
 			return tx.FilterEvents(ctx, org, f)
 		})
