@@ -20,9 +20,9 @@ import (
 // docs/PERFORMANCE.md records the results and the command.
 
 // rawDSN opens the file the way the store's writer does.
-func rawDSN(path string) string {
+func rawDSN(path string, sync sqlite.Synchronous) string {
 	return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-		"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
+		"&_pragma=synchronous(" + string(sync) + ")&_pragma=foreign_keys(1)&_txlock=immediate"
 }
 
 // benchWorld is a migrated store with a World, plus a raw connection to the
@@ -34,8 +34,15 @@ type benchWorld struct {
 
 func newBenchWorld(b *testing.B) benchWorld {
 	b.Helper()
+	return newBenchWorldSync(b, sqlite.SyncFull)
+}
+
+// newBenchWorldSync is newBenchWorld with synchronous set to sync on the
+// store and the raw connection.
+func newBenchWorldSync(b *testing.B, sync sqlite.Synchronous) benchWorld {
+	b.Helper()
 	path := filepath.Join(b.TempDir(), "bench.db")
-	db, err := sqlite.Open(context.Background(), path)
+	db, err := sqlite.Open(context.Background(), path, sqlite.WithSynchronous(sync))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -43,7 +50,7 @@ func newBenchWorld(b *testing.B) benchWorld {
 	if err := db.Migrate(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	raw, err := sql.Open("sqlite", rawDSN(path))
+	raw, err := sql.Open("sqlite", rawDSN(path, sync))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -52,12 +59,17 @@ func newBenchWorld(b *testing.B) benchWorld {
 	return benchWorld{World: storetest.NewWorld(b, db), raw: raw}
 }
 
-// BenchmarkUpdateCustomerIdentifier: see storetest.BenchUpdateCustomerIdentifier.
+// BenchmarkUpdateCustomerIdentifier: see storetest.BenchUpdateCustomerIdentifier;
+// with synchronous FULL (the default) and NORMAL, store and raw alike.
 func BenchmarkUpdateCustomerIdentifier(b *testing.B) {
-	w := newBenchWorld(b)
-	storetest.BenchUpdateCustomerIdentifier(b, w.World, func(conv domain.ConversationID, ident string) error {
-		return rawUpdate(w, conv, ident)
-	})
+	for _, sync := range []sqlite.Synchronous{sqlite.SyncFull, sqlite.SyncNormal} {
+		b.Run("synchronous="+string(sync), func(b *testing.B) {
+			w := newBenchWorldSync(b, sync)
+			storetest.BenchUpdateCustomerIdentifier(b, w.World, func(conv domain.ConversationID, ident string) error {
+				return rawUpdate(w, conv, ident)
+			})
+		})
+	}
 }
 
 // rawUpdate is update_customer_identifier by hand: the reads a correct

@@ -30,17 +30,54 @@ var embeddedMigrations embed.FS
 // maxAttempts bounds how many times Update runs its function.
 const maxAttempts = 8
 
+// Synchronous is SQLite's synchronous setting, how hard a commit waits for
+// the disk (https://www.sqlite.org/pragma.html#pragma_synchronous). In WAL
+// mode:
+//   - SyncFull, the default, syncs the WAL at every commit: an acknowledged
+//     write survives a process crash and a power loss or OS crash.
+//   - SyncNormal syncs only at checkpoints: faster commits; an acknowledged
+//     write survives a process crash, but a power loss or OS crash may lose
+//     the last ones (the file is never corrupted).
+type Synchronous string
+
+const (
+	SyncFull   Synchronous = "full"
+	SyncNormal Synchronous = "normal"
+)
+
+// ParseSynchronous reads "full" or "normal" (any case).
+func ParseSynchronous(s string) (Synchronous, error) {
+	switch v := Synchronous(strings.ToLower(strings.TrimSpace(s))); v {
+	case SyncFull, SyncNormal:
+		return v, nil
+	}
+	return "", fmt.Errorf("sqlite: synchronous must be full or normal, not %q", s)
+}
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	sync Synchronous
+}
+
+// WithSynchronous sets the synchronous setting of every connection; the
+// default is SyncFull.
+func WithSynchronous(s Synchronous) Option { return func(o *options) { o.sync = s } }
+
 // pragmas are applied by the driver to every new connection, in order.
 // busy_timeout comes first so that switching to WAL waits for other
 // connections instead of failing.
-var pragmas = []string{
-	"busy_timeout(10000)",
-	"journal_mode(WAL)",
-	"synchronous(NORMAL)",
-	"foreign_keys(1)",
-	// Savepoints (group commit) journal the pages they change; in memory,
-	// not in a temporary file.
-	"temp_store(MEMORY)",
+func pragmas(sync Synchronous) []string {
+	return []string{
+		"busy_timeout(10000)",
+		"journal_mode(WAL)",
+		"synchronous(" + strings.ToUpper(string(sync)) + ")",
+		"foreign_keys(1)",
+		// Savepoints (group commit) journal the pages they change; in
+		// memory, not in a temporary file.
+		"temp_store(MEMORY)",
+	}
 }
 
 // DB is a Parley store on one SQLite file. It implements domain.Store and is
@@ -63,8 +100,16 @@ var _ domain.Store = (*DB)(nil)
 
 // Open opens (creating it and its parent directory when missing) the
 // database file at path with a single-connection writer pool and a
-// read-only reader pool. It does not migrate: call Migrate.
-func Open(ctx context.Context, path string) (*DB, error) {
+// read-only reader pool, synchronous=FULL unless an option says otherwise.
+// It does not migrate: call Migrate.
+func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
+	o := options{sync: SyncFull}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if _, err := ParseSynchronous(string(o.sync)); err != nil {
+		return nil, err
+	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
@@ -74,12 +119,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	// The writer connects first: it creates the file and switches it to
 	// WAL, which read-only connections cannot do.
-	writer, err := openPool(ctx, dsn(abs, "_txlock=immediate"), 1)
+	writer, err := openPool(ctx, dsn(abs, o.sync, "_txlock=immediate"), 1)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open writer %q: %w", path, err)
 	}
 	readers := min(max(runtime.GOMAXPROCS(0), 4), 8)
-	reader, err := openPool(ctx, dsn(abs, "mode=ro"), readers)
+	reader, err := openPool(ctx, dsn(abs, o.sync, "mode=ro"), readers)
 	if err != nil {
 		writer.close()
 		return nil, fmt.Errorf("sqlite: open readers %q: %w", path, err)
@@ -99,9 +144,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 
 // dsn is the driver data source name of the file at abs: a file: URI so
 // that SQLite honours mode=ro, with every pragma and the extra parameters.
-func dsn(abs string, extra ...string) string {
-	params := make([]string, 0, len(pragmas)+len(extra))
-	for _, p := range pragmas {
+func dsn(abs string, sync Synchronous, extra ...string) string {
+	var params []string
+	for _, p := range pragmas(sync) {
 		params = append(params, "_pragma="+p)
 	}
 	params = append(params, extra...)

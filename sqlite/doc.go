@@ -19,9 +19,11 @@
 //
 // Every connection of both pools gets its settings from the DSN, so a
 // connection the pool opens later can never miss one: journal_mode=WAL,
-// synchronous=NORMAL (in WAL mode: no fsync per commit; a power loss may
-// drop the last commits but never corrupts the file),
-// foreign_keys=ON and busy_timeout=10000 ms.
+// synchronous=FULL by default (the WAL is synced at every commit, so an
+// acknowledged write survives a power loss; WithSynchronous(SyncNormal)
+// syncs only at checkpoints: a process crash loses nothing, a power loss
+// may drop the last commits but never corrupts the file), foreign_keys=ON
+// and busy_timeout=10000 ms.
 //
 // # Group commit
 //

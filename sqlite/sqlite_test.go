@@ -16,9 +16,9 @@ import (
 
 // open opens a database file in t.TempDir() (a subdirectory that does not
 // exist yet, to show Open creates it) and closes it at cleanup.
-func open(t testing.TB, path string) *sqlite.DB {
+func open(t testing.TB, path string, opts ...sqlite.Option) *sqlite.DB {
 	t.Helper()
-	db, err := sqlite.Open(context.Background(), path)
+	db, err := sqlite.Open(context.Background(), path, opts...)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -44,10 +44,35 @@ func TestStoreContract(t *testing.T) {
 	storetest.RunContract(t, func(t testing.TB) domain.Store { return newStore(t) })
 }
 
+// TestPragmasOnEveryConnection checks the settings of the writer and of
+// several readers; synchronous is FULL (2) unless NORMAL (1) is asked for.
 func TestPragmasOnEveryConnection(t *testing.T) {
-	db := newStore(t)
+	for _, tc := range []struct {
+		name        string
+		opts        []sqlite.Option
+		synchronous string
+	}{
+		{"default", nil, "2"},
+		{"full", []sqlite.Option{sqlite.WithSynchronous(sqlite.SyncFull)}, "2"},
+		{"normal", []sqlite.Option{sqlite.WithSynchronous(sqlite.SyncNormal)}, "1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := open(t, filepath.Join(t.TempDir(), "parley.db"), tc.opts...)
+			if err := db.Migrate(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			checkPragmas(t, db, map[string]string{"journal_mode": "wal", "synchronous": tc.synchronous, "foreign_keys": "1", "busy_timeout": "10000"})
+		})
+	}
+	if _, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "x.db"), sqlite.WithSynchronous("off")); err == nil {
+		t.Error("Open accepted synchronous=off")
+	}
+}
+
+// checkPragmas checks want on the writer and on several readers at once.
+func checkPragmas(t *testing.T, db *sqlite.DB, want map[string]string) {
+	t.Helper()
 	ctx := context.Background()
-	want := map[string]string{"journal_mode": "wal", "synchronous": "1", "foreign_keys": "1", "busy_timeout": "10000"}
 	check := func(name string, read func(pragma string) (string, error)) {
 		t.Helper()
 		for pragma, value := range want {

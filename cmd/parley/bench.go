@@ -29,7 +29,7 @@ type benchConfig struct {
 	self     bool
 	clients  int
 	duration time.Duration
-	database string
+	store    benchStore
 	// cpuProfile, when set, receives a CPU profile of the whole run (the
 	// server included with --self).
 	cpuProfile string
@@ -51,12 +51,16 @@ func parseBenchFlags(c *cli, args []string) (benchConfig, error) {
 	// the production database, and the bench creates orgs where it runs.
 	database := f.String("database", "", "",
 		"PostgreSQL URL for the in-process store (and the --self server's); empty: temporary SQLite files. The bench creates its own orgs there: use a database of its own")
+	// Not read from PARLEY_SQLITE_SYNC either: the bench's databases are
+	// its own.
+	sqliteSync := addSQLiteSyncFlag(f, "")
 	cpuProfile := f.String("cpuprofile", "", "", "write a CPU profile of the run (with --self, the server's work included) to this file, for go tool pprof")
 	scenario := f.String("scenario", "", bench.ScenarioOperations, "operations: the data operations; bot: every client converses with the example bot (examples/change-number), one turn per message")
 	if err := f.parse(args); err != nil {
 		return benchConfig{}, err
 	}
-	cfg := benchConfig{url: *url, key: *key, self: *self, clients: *clients, duration: *duration, database: *database, cpuProfile: *cpuProfile, scenario: *scenario}
+	cfg := benchConfig{url: *url, key: *key, self: *self, clients: *clients, duration: *duration,
+		store: benchStore{database: *database, sqliteSync: *sqliteSync}, cpuProfile: *cpuProfile, scenario: *scenario}
 	switch {
 	case cfg.self == (cfg.url != ""):
 		return cfg, usagef("parley bench: give either --url (with --key) or --self")
@@ -66,8 +70,10 @@ func parseBenchFlags(c *cli, args []string) (benchConfig, error) {
 		return cfg, usagef("parley bench: --clients and --duration must be positive")
 	case cfg.scenario != bench.ScenarioOperations && cfg.scenario != bench.ScenarioBot:
 		return cfg, usagef("parley bench: --scenario must be %s or %s", bench.ScenarioOperations, bench.ScenarioBot)
-	case cfg.database != "" && !isPostgresURL(cfg.database):
+	case cfg.store.database != "" && !isPostgresURL(cfg.store.database):
 		return cfg, usagef("parley bench: --database must be a PostgreSQL URL (postgres://...) or keyword/value string")
+	case !validSQLiteSync(cfg.store.sqliteSync):
+		return cfg, usagef("parley bench: --sqlite-sync must be full or normal, got %q", cfg.store.sqliteSync)
 	}
 	return cfg, nil
 }
@@ -96,7 +102,7 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 	keys := operatorKeys{keys: []ed25519.PublicKey{pub}}
 	logger := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
-	inProcess, inStore, err := benchService(ctx, filepath.Join(tmp, "in-process"), cfg.database, keys, logger)
+	inProcess, inStore, err := benchService(ctx, filepath.Join(tmp, "in-process"), cfg.store, keys, logger)
 	if err != nil {
 		return err
 	}
@@ -109,7 +115,7 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 	target, key := cfg.url, cfg.key
 	if cfg.self {
 		var stop func()
-		target, key, stop, err = startSelfServer(ctx, filepath.Join(tmp, "server"), cfg.database, keys, priv, logger)
+		target, key, stop, err = startSelfServer(ctx, filepath.Join(tmp, "server"), cfg.store, keys, priv, logger)
 		if err != nil {
 			return err
 		}
@@ -121,9 +127,9 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 		nodes = append(nodes, client.New(strings.TrimSpace(u), key, client.WithHTTPClient(httpClient)))
 	}
 
-	store := "SQLite (temporary files)"
-	if cfg.database != "" {
-		store = storeFlags{data: &tmp, database: &cfg.database}.describe()
+	store := "SQLite (temporary files, synchronous=" + string(cfg.store.flags(tmp).sync()) + ")"
+	if cfg.store.database != "" {
+		store = cfg.store.flags(tmp).describe()
 	}
 	fmt.Fprintf(c.stdout, "# parley bench: %d clients, %s per operation and driver; HTTP target %s%s; in-process store %s\n",
 		cfg.clients, cfg.duration, target, map[bool]string{true: " (--self, in this process)"}[cfg.self], store)
@@ -143,10 +149,22 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 	return runErr
 }
 
+// benchStore is the store of the bench's services: temporary SQLite files
+// (with their synchronous setting) or a PostgreSQL database.
+type benchStore struct {
+	database   string
+	sqliteSync string
+}
+
+// flags returns the store flags of a store in dir.
+func (b benchStore) flags(dir string) storeFlags {
+	return storeFlags{data: &dir, database: &b.database, sqliteSync: &b.sqliteSync}
+}
+
 // benchService opens a fresh, migrated store in dir (or on the PostgreSQL
 // database) and wires a service on it.
-func benchService(ctx context.Context, dir, database string, keys operatorKeys, logger *slog.Logger) (*service.Service, domain.Store, error) {
-	store, err := storeFlags{data: &dir, database: &database}.open(ctx)
+func benchService(ctx context.Context, dir string, st benchStore, keys operatorKeys, logger *slog.Logger) (*service.Service, domain.Store, error) {
+	store, err := st.flags(dir).open(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -173,8 +191,8 @@ func createLicensedOrg(ctx context.Context, svc *service.Service, priv ed25519.P
 
 // startSelfServer serves the HTTP API on a free loopback port from a fresh
 // store, with an ENTERPRISE org; it returns the base URL and the org's key.
-func startSelfServer(ctx context.Context, dir, database string, keys operatorKeys, priv ed25519.PrivateKey, logger *slog.Logger) (url, key string, stop func(), err error) {
-	svc, store, err := benchService(ctx, dir, database, keys, logger)
+func startSelfServer(ctx context.Context, dir string, st benchStore, keys operatorKeys, priv ed25519.PrivateKey, logger *slog.Logger) (url, key string, stop func(), err error) {
+	svc, store, err := benchService(ctx, dir, st, keys, logger)
 	if err != nil {
 		return "", "", nil, err
 	}

@@ -119,25 +119,25 @@ func TestBenchFlagsResolution(t *testing.T) {
 		want    benchConfig
 		wantErr string
 	}{
-		{name: "self", args: []string{"--self"}, want: benchConfig{self: true, clients: 32, duration: 10 * time.Second, scenario: "operations"}},
+		{name: "self", args: []string{"--self"}, want: benchConfig{self: true, clients: 32, duration: 10 * time.Second, store: benchStore{sqliteSync: "full"}, scenario: "operations"}},
 		{
 			name: "url and key from environment",
 			env:  map[string]string{"PARLEY_URL": "http://127.0.0.1:8080", "PARLEY_KEY": "pk_x"},
 			args: []string{"--clients", "8", "--duration", "2s"},
-			want: benchConfig{url: "http://127.0.0.1:8080", key: "pk_x", clients: 8, duration: 2 * time.Second, scenario: "operations"},
+			want: benchConfig{url: "http://127.0.0.1:8080", key: "pk_x", clients: 8, duration: 2 * time.Second, store: benchStore{sqliteSync: "full"}, scenario: "operations"},
 		},
 		{
 			name: "postgres for the in-process store",
 			args: []string{"--self", "--database", "postgres://p@h/db"},
-			want: benchConfig{self: true, clients: 32, duration: 10 * time.Second, database: "postgres://p@h/db", scenario: "operations"},
+			want: benchConfig{self: true, clients: 32, duration: 10 * time.Second, store: benchStore{database: "postgres://p@h/db", sqliteSync: "full"}, scenario: "operations"},
 		},
 		{
 			name: "never the server's database from the environment",
 			env:  map[string]string{"PARLEY_DATABASE_URL": "postgres://prod@h/db"},
 			args: []string{"--self"},
-			want: benchConfig{self: true, clients: 32, duration: 10 * time.Second, scenario: "operations"},
+			want: benchConfig{self: true, clients: 32, duration: 10 * time.Second, store: benchStore{sqliteSync: "full"}, scenario: "operations"},
 		},
-		{name: "bot scenario", args: []string{"--self", "--scenario", "bot"}, want: benchConfig{self: true, clients: 32, duration: 10 * time.Second, scenario: "bot"}},
+		{name: "bot scenario", args: []string{"--self", "--scenario", "bot"}, want: benchConfig{self: true, clients: 32, duration: 10 * time.Second, store: benchStore{sqliteSync: "full"}, scenario: "bot"}},
 		{name: "unknown scenario", args: []string{"--self", "--scenario", "chat"}, wantErr: "--scenario"},
 		{name: "neither url nor self", wantErr: "either --url"},
 		{name: "both url and self", args: []string{"--self", "--url", "http://x"}, wantErr: "either --url"},
@@ -145,6 +145,11 @@ func TestBenchFlagsResolution(t *testing.T) {
 		{name: "no clients", args: []string{"--self", "--clients", "0"}, wantErr: "must be positive"},
 		{name: "bad duration", args: []string{"--self", "--duration", "soon"}, wantErr: "duration"},
 		{name: "sqlite url", args: []string{"--self", "--database", "sqlite://x"}, wantErr: "--database"},
+		{name: "sqlite normal", args: []string{"--self", "--sqlite-sync", "normal"},
+			want: benchConfig{self: true, clients: 32, duration: 10 * time.Second, store: benchStore{sqliteSync: "normal"}, scenario: "operations"}},
+		{name: "never the server's sqlite setting from the environment", env: map[string]string{"PARLEY_SQLITE_SYNC": "normal"}, args: []string{"--self"},
+			want: benchConfig{self: true, clients: 32, duration: 10 * time.Second, store: benchStore{sqliteSync: "full"}, scenario: "operations"}},
+		{name: "bad sqlite sync", args: []string{"--self", "--sqlite-sync", "off"}, wantErr: "--sqlite-sync"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -164,5 +169,51 @@ func TestBenchFlagsResolution(t *testing.T) {
 				t.Errorf("got  %+v\nwant %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestSQLiteSyncFlag checks --sqlite-sync and PARLEY_SQLITE_SYNC: full by
+// default, normal on request, anything else a usage error; the store
+// commands say which setting they use.
+func TestSQLiteSyncFlag(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    string
+		wantErr bool
+	}{
+		{name: "default", want: "full"},
+		{name: "flag", args: []string{"--sqlite-sync", "normal"}, want: "normal"},
+		{name: "environment", env: map[string]string{"PARLEY_SQLITE_SYNC": "normal"}, want: "normal"},
+		{name: "flag wins", args: []string{"--sqlite-sync=full"}, env: map[string]string{"PARLEY_SQLITE_SYNC": "normal"}, want: "full"},
+		{name: "upper case", args: []string{"--sqlite-sync", "NORMAL"}, want: "normal"},
+		{name: "off refused", args: []string{"--sqlite-sync", "off"}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &cli{getenv: envOf(tt.env), stdout: io.Discard, stderr: io.Discard}
+			cfg, err := parseServeFlags(c, tt.args)
+			if tt.wantErr {
+				var usage *usageError
+				if !errors.As(err, &usage) || !strings.Contains(err.Error(), "--sqlite-sync") {
+					t.Fatalf("error = %v, want a usage error about --sqlite-sync", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := string(cfg.store.sync()); got != tt.want {
+				t.Errorf("synchronous = %s, want %s", got, tt.want)
+			}
+		})
+	}
+	data := t.TempDir()
+	if out := mustParley(t, nil, "migrate", "--data", data, "--sqlite-sync", "normal").stdout; !strings.Contains(out, "(synchronous=normal)") {
+		t.Errorf("migrate --sqlite-sync normal printed %q", out)
+	}
+	if out := mustParley(t, nil, "migrate", "--data", data).stdout; !strings.Contains(out, "(synchronous=full)") {
+		t.Errorf("migrate printed %q, want synchronous=full by default", out)
 	}
 }

@@ -23,7 +23,10 @@ const sqliteFileName = "parley.db"
 type storeFlags struct {
 	data     *string
 	database *string
-	flags    *flagSet // says where --data came from
+	// sqliteSync is SQLite's synchronous setting, full or normal; nil
+	// means full.
+	sqliteSync *string
+	flags      *flagSet // says where --data came from
 }
 
 func addStoreFlags(f *flagSet) storeFlags {
@@ -33,7 +36,27 @@ func addStoreFlags(f *flagSet) storeFlags {
 			"data directory: the SQLite database ("+sqliteFileName+") and the development operator key"),
 		database: f.String("database", "PARLEY_DATABASE_URL", "",
 			"PostgreSQL URL (postgres://...) to use instead of SQLite in the data directory"),
+		sqliteSync: addSQLiteSyncFlag(f, "PARLEY_SQLITE_SYNC"),
 	}
+}
+
+// addSQLiteSyncFlag adds --sqlite-sync, read from env unless env is "".
+func addSQLiteSyncFlag(f *flagSet, env string) *string {
+	return f.String("sqlite-sync", env, string(sqlite.SyncFull),
+		"SQLite durability: full (every commit synced: an acknowledged write survives a power loss) or normal "+
+			"(faster commits; survives a process crash, a power loss may lose the last acknowledged writes)")
+}
+
+// sync returns the SQLite synchronous setting.
+func (s storeFlags) sync() sqlite.Synchronous {
+	if s.sqliteSync == nil {
+		return sqlite.SyncFull
+	}
+	sync, err := sqlite.ParseSynchronous(*s.sqliteSync)
+	if err != nil {
+		return sqlite.SyncFull // check refused it already
+	}
+	return sync
 }
 
 // check validates the flags. Errors are usage errors.
@@ -44,7 +67,15 @@ func (s storeFlags) check() error {
 	if db := *s.database; db != "" && !isPostgresURL(db) {
 		return usagef("--database must be a postgres:// or postgresql:// URL or a PostgreSQL keyword/value string (leave it empty for SQLite in --data)")
 	}
+	if s.sqliteSync != nil && !validSQLiteSync(*s.sqliteSync) {
+		return usagef("--sqlite-sync must be full or normal, got %q", *s.sqliteSync)
+	}
 	return nil
+}
+
+func validSQLiteSync(v string) bool {
+	_, err := sqlite.ParseSynchronous(v)
+	return err == nil
 }
 
 // isPostgresURL accepts postgres:// and postgresql:// URLs and libpq
@@ -66,7 +97,7 @@ func (s storeFlags) describe() string {
 	db := *s.database
 	switch {
 	case db == "":
-		return "SQLite " + filepath.Join(*s.data, sqliteFileName)
+		return "SQLite " + filepath.Join(*s.data, sqliteFileName) + " (synchronous=" + string(s.sync()) + ")"
 	case hasPostgresScheme(db):
 		if u, err := url.Parse(db); err == nil {
 			return "PostgreSQL " + u.Redacted()
@@ -136,7 +167,7 @@ func (s storeFlags) openStore(ctx context.Context) (domain.Store, error) {
 	if *s.database != "" {
 		store, err = postgres.Open(ctx, *s.database)
 	} else {
-		store, err = sqlite.Open(ctx, filepath.Join(*s.data, sqliteFileName))
+		store, err = sqlite.Open(ctx, filepath.Join(*s.data, sqliteFileName), sqlite.WithSynchronous(s.sync()))
 	}
 	if err != nil {
 		return nil, err
