@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -400,5 +401,22 @@ func TestJSONFieldNames(t *testing.T) {
 	}
 	if jsonFieldNames(&map[string]any{}) != nil {
 		t.Errorf("a map target has field names")
+	}
+}
+
+// TestIdempotentReadOnlyRun checks a run that changes nothing (find, outside
+// a session) with an Idempotency-Key: its response is stored by the
+// service (a retry replays it) without the transport's fallback for a
+// route that forgot to store its response.
+func TestIdempotentReadOnlyRun(t *testing.T) {
+	env, _, key, _, _, _ := newPublishedEnv(t)
+	body := `{"inputs":{"customerIdentifier":"ext:nobody"}}`
+	first := env.postJSON("/v1/data-operations/find_conversations_by_customer_identifier", key, body, "Idempotency-Key", "find-1")
+	again := env.postJSON("/v1/data-operations/find_conversations_by_customer_identifier", key, body, "Idempotency-Key", "find-1")
+	if first.status != http.StatusOK || again.status != http.StatusOK || !bytes.Equal(first.body, again.body) || again.header.Get(replayedHeader) != "true" {
+		t.Fatalf("first %d %s, retry %d %s (%s %q): want the same 200 replayed", first.status, first.body, again.status, again.body, replayedHeader, again.header.Get(replayedHeader))
+	}
+	if strings.Contains(env.logs.String(), "did not store its response") {
+		t.Errorf("the read-only run's response was stored by the fallback:\n%s", env.logs.String())
 	}
 }

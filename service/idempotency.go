@@ -28,7 +28,8 @@ import (
 // answerWith, or answerWithStatus when the status depends on the result),
 // and end the service method's final write transaction, on every path
 // that succeeds, with "return s.answer(ctx, tx, result)", result being
-// exactly the value the method returns and the responder renders.
+// exactly the value the method returns and the responder renders. A path
+// that changes nothing (a read-only run) stores it with answerAlone.
 //
 // Only successes are stored. An error means nothing changed, so the key is
 // released (ReleaseIdempotent) and a retry, corrected or not, runs again.
@@ -180,6 +181,18 @@ func (s *Service) answer(ctx context.Context, tx domain.Tx, result any) error {
 	}
 	c.stored.Store(&Replay{Status: status, Body: body})
 	return nil
+}
+
+// answerAlone is answer for a request that changed nothing (a read-only
+// run): there is no change to store the response with, so it is stored in
+// a transaction of its own, only when ctx carries a claim. A crash before
+// it leaves the key in progress, and the retry after the lease runs the
+// read again, which is harmless.
+func (s *Service) answerAlone(ctx context.Context, org domain.OrgID, result any) error {
+	if IdempotencyClaimOf(ctx) == nil {
+		return nil
+	}
+	return s.update(ctx, org, func(tx domain.Tx) error { return s.answer(ctx, tx, result) })
 }
 
 // owns reports whether, in tx, the key is still this claim's and in

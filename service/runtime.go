@@ -86,6 +86,9 @@ func (s *Service) run(ctx context.Context, org domain.OrgID, req RunRequest, clo
 			res.Value, res.Error, err = op.exec(s, ctx, &runContext{org: org, tx: tx, args: a})
 			return err
 		})
+		if err == nil {
+			err = s.answerAlone(ctx, org, res)
+		}
 		if err != nil {
 			return RunResult{}, err
 		}
