@@ -5,12 +5,14 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/parleyhq/parley/channel/twilio/twiliotest"
 	"github.com/parleyhq/parley/client"
 	"github.com/parleyhq/parley/e2e/proc"
+	"github.com/parleyhq/parley/examples"
 )
 
 // crashEnv runs the built parley binary on one SQLite data directory,
@@ -34,14 +36,14 @@ func (e *crashEnv) start(twilioURL string) {
 	e.api = client.New(e.srv.URL(), e.key)
 }
 
-// setup creates an SMS resource bound to a published app, identifying
+// setup creates an SMS resource bound to the example bot, identifying
 // customers by their number, with the Twilio credentials.
 func (e *crashEnv) setup() {
 	e.t.Helper()
 	ctx := context.Background()
 	app, err := e.api.CreateApp(ctx, client.CreateAppRequest{Name: "SMS bot"})
 	must(e.t, err)
-	v, err := e.api.CreateVersion(ctx, app.ID, client.CreateVersionRequest{})
+	v, err := e.api.CreateVersion(ctx, app.ID, client.CreateVersionRequest{Definition: examples.ChangeNumberJSON})
 	must(e.t, err)
 	_, err = e.api.Publish(ctx, app.ID, client.PublishRequest{VersionID: v.ID, Environment: client.EnvProduction})
 	must(e.t, err)
@@ -57,29 +59,36 @@ func (e *crashEnv) setup() {
 	must(e.t, err)
 }
 
-// inbound posts a signed incoming SMS to the running server.
-func (e *crashEnv) inbound(sid, body string) {
+// inbound posts a signed incoming SMS to the running server and returns
+// the bot's replies to it, committed with it to the outbox.
+func (e *crashEnv) inbound(sid, body string) []client.Message {
 	e.t.Helper()
+	ctx := context.Background()
 	u := e.srv.URL() + "/channels/twilio/" + e.res + "/messages"
-	resp, answer, err := twiliotest.Post(context.Background(), u, authToken, e.twilio.Inbound(sid, customer, ourNumber, body))
+	resp, answer, err := twiliotest.Post(ctx, u, authToken, e.twilio.Inbound(sid, customer, ourNumber, body))
 	if err != nil || resp.StatusCode != http.StatusOK {
 		e.t.Fatalf("inbound %s: %v %v %s", sid, resp, err, answer)
 	}
-}
-
-// reply writes an operator's message in the customer's conversation,
-// committing its SMS to the outbox, and returns its message id.
-func (e *crashEnv) reply(text string) string {
-	e.t.Helper()
-	ctx := context.Background()
-	page, err := e.api.ListConversations(ctx, client.ListConversationsParams{ResourceID: e.res, Status: "live"})
+	page, err := e.api.ListConversations(ctx, client.ListConversationsParams{ResourceID: e.res, Limit: 1})
 	must(e.t, err)
 	if len(page.Items) != 1 {
-		e.t.Fatalf("live conversations of the SMS resource: %+v, want one", page.Items)
+		e.t.Fatalf("conversations of the SMS resource: %+v, want one", page.Items)
 	}
-	m, err := e.api.AddMessage(ctx, page.Items[0].ID, client.AddMessageRequest{Direction: "outbound", Text: text})
+	ms, err := e.api.ListMessages(ctx, page.Items[0].ID, client.ListMessagesParams{Limit: 200})
 	must(e.t, err)
-	return m.ID
+	var replies []client.Message
+	for _, m := range ms {
+		switch {
+		case m.ClientID == sid:
+			replies = []client.Message{}
+		case replies != nil && m.Author == "bot":
+			replies = append(replies, m)
+		}
+	}
+	if len(replies) == 0 {
+		e.t.Fatalf("no bot reply to %q in %+v", body, ms)
+	}
+	return replies
 }
 
 // waitSMS polls the outbox record of message id through the API until ok.
@@ -107,12 +116,13 @@ func (e *crashEnv) sent() map[string]int {
 	return n
 }
 
-// killBetweenCommitAndSend kills the parley process (SIGKILL) while a
-// committed SMS reply waits to be sent, restarts it, and checks that the
-// reply is sent exactly once: first with the API unreachable until the
-// crash (nothing left before it), then with the API holding the request
-// when the process dies (it may have been accepted, so it is never sent
-// again, and a status callback settles it).
+// killBetweenCommitAndSend kills the parley process (SIGKILL) while the
+// bot's replies to an inbound SMS, committed with it, wait to be sent,
+// restarts it, and checks that each reply is sent exactly once: first
+// with the API unreachable until the crash (nothing left before it), then
+// with the API holding the request when the process dies (it may have
+// been accepted, so it is never sent again, and a status callback
+// settles it).
 func killBetweenCommitAndSend(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the parley binary")
@@ -129,25 +139,29 @@ func killBetweenCommitAndSend(t *testing.T) {
 	e.key = proc.ShellVars(proc.Run(t, e.bin, "org", "create", "--data", e.data, "--name", "Acme", "--plan", "enterprise"))["PARLEY_KEY"]
 	e.api = client.New(e.srv.URL(), e.key)
 	e.setup()
-	e.inbound("SM00000000000000000000000000000101", "Hello")
-	first := e.reply("Committed before the crash")
-	pending := e.waitSMS(first, "pending after a failed attempt", func(d client.SMSDelivery) bool {
-		return d.State == "pending" && d.Attempts >= 1
-	})
+	greeting := e.inbound("SM00000000000000000000000000000101", "Hello")
+	var pending []client.SMSDelivery
+	for _, m := range greeting {
+		pending = append(pending, e.waitSMS(m.ID, "pending after a failed attempt", func(d client.SMSDelivery) bool {
+			return d.State == "pending" && d.Attempts >= 1
+		}))
+	}
 	e.srv.Kill(t)
 	if n := e.twilio.Attempts(); n != 0 {
 		t.Fatalf("the API got %d requests before the crash, want none", n)
 	}
 
 	e.start(e.twilio.URL)
-	d := e.waitSMS(first, "accepted after the restart", func(d client.SMSDelivery) bool { return d.State == "accepted" })
-	if d.Attempts <= pending.Attempts || d.ProviderMessageID == nil {
-		t.Errorf("after the restart: %+v; want more attempts than the %d before the crash, and the provider's id", d, pending.Attempts)
+	for i, m := range greeting {
+		d := e.waitSMS(m.ID, "accepted after the restart", func(d client.SMSDelivery) bool { return d.State == "accepted" })
+		if d.Attempts <= pending[i].Attempts || d.ProviderMessageID == nil {
+			t.Errorf("after the restart: %+v; want more attempts than the %d before the crash, and the provider's id", d, pending[i].Attempts)
+		}
 	}
 
 	// The API holds the next request; the process dies while it waits.
 	held, release := e.twilio.Hold()
-	second := e.reply("In flight at the crash")
+	retry := e.inbound("SM00000000000000000000000000000102", "my old number")
 	select {
 	case <-held:
 	case <-time.After(20 * time.Second):
@@ -155,32 +169,35 @@ func killBetweenCommitAndSend(t *testing.T) {
 	}
 	e.srv.Kill(t)
 	release() // the API accepts it, as Twilio would have
-	for deadline := time.Now().Add(10 * time.Second); e.sent()["In flight at the crash"] == 0; time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); e.sent()[retry[0].Text] == 0; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the held request was never accepted")
 		}
 	}
 
 	e.start(e.twilio.URL)
-	e.waitSMS(second, "unknown once the dead worker's lease ran out", func(d client.SMSDelivery) bool { return d.State == "unknown" })
+	e.waitSMS(retry[0].ID, "unknown once the dead worker's lease ran out", func(d client.SMSDelivery) bool { return d.State == "unknown" })
 	accepted := e.twilio.Messages()[len(e.twilio.Messages())-1]
-	accepted.StatusCallback = e.srv.URL() + "/channels/twilio/" + e.res + "/status?m=" + second
+	accepted.StatusCallback = e.srv.URL() + "/channels/twilio/" + e.res + "/status?m=" + retry[0].ID
 	resp, err := e.twilio.StatusCallback(context.Background(), accepted, "delivered", 0)
 	if err != nil || resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("status callback: %v %v", resp, err)
 	}
-	d = e.waitSMS(second, "accepted by the status callback", func(d client.SMSDelivery) bool { return d.State == "accepted" })
+	d := e.waitSMS(retry[0].ID, "accepted by the status callback", func(d client.SMSDelivery) bool { return d.State == "accepted" })
 	if d.Status == nil || *d.Status != "delivered" || d.ProviderMessageID == nil || *d.ProviderMessageID != accepted.SID {
 		t.Errorf("after the status callback: %+v, want delivered with the provider's sid %s", d, accepted.SID)
 	}
 
 	// A later reply goes out: the worker has run since, and sent nothing
 	// twice.
-	third := e.reply("After both crashes")
-	e.waitSMS(third, "accepted", func(d client.SMSDelivery) bool { return d.State == "accepted" })
-	want := map[string]int{"Committed before the crash": 1, "In flight at the crash": 1, "After both crashes": 1}
-	if got := e.sent(); !maps.Equal(got, want) {
-		t.Errorf("the API accepted %v, want each reply once: %v", got, want)
+	done := e.inbound("SM00000000000000000000000000000103", "+1 555 010 0123")
+	e.waitSMS(done[0].ID, "accepted", func(d client.SMSDelivery) bool { return d.State == "accepted" })
+	want := map[string]int{}
+	for _, m := range slices.Concat(greeting, retry, done) {
+		want[m.Text]++
+	}
+	if got := e.sent(); !maps.Equal(got, want) || len(want) != 4 {
+		t.Errorf("the API accepted %v, want each of the bot's 4 replies once: %v", got, want)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/parleyhq/parley/channel/twilio/twiliotest"
 	"github.com/parleyhq/parley/clock"
 	"github.com/parleyhq/parley/domain"
+	"github.com/parleyhq/parley/examples"
 	"github.com/parleyhq/parley/httpapi"
 	"github.com/parleyhq/parley/identifier"
 	"github.com/parleyhq/parley/ids"
@@ -87,7 +89,7 @@ func newSMSEnv(t *testing.T) *smsEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := svc.CreateVersion(ctx, e.org, app.ID, nil)
+	v, err := svc.CreateVersion(ctx, e.org, app.ID, examples.ChangeNumberJSON)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,6 +163,24 @@ func (e *smsEnv) messages(conv domain.ConversationID) []domain.Message {
 	return ms
 }
 
+// botReplies returns the bot's messages after seq in conv.
+func (e *smsEnv) botReplies(conv domain.ConversationID, after int64) []domain.Message {
+	e.t.Helper()
+	var out []domain.Message
+	for _, m := range e.messages(conv) {
+		if m.Seq > after && m.Author == domain.AuthorBot {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// lastSeq is the sequence number of conv's last message.
+func (e *smsEnv) lastSeq(conv domain.ConversationID) int64 {
+	ms := e.messages(conv)
+	return ms[len(ms)-1].Seq
+}
+
 // reply writes an operator's message, which the outbox sends.
 func (e *smsEnv) reply(conv domain.ConversationID, text string) domain.MessageID {
 	e.t.Helper()
@@ -198,11 +218,13 @@ func (e *smsEnv) sentBodies() []string {
 	return out
 }
 
-// TestTwilioSMS runs the SMS channel against a local Twilio-compatible
-// API: inbound to reply sent, a retried webhook stored once, refused
-// requests storing nothing, 500 then 201 giving one send, status
-// callbacks out of order, STOP and START, and 21610; and, with the built
-// binary, kill -9 between commit and send giving one send after restart.
+// TestTwilioSMS runs the SMS channel, bound to the example bot
+// (examples/change-number), against a local Twilio-compatible API: an
+// inbound message to the bot's replies sent, a retried webhook stored
+// once, refused requests and bad forms storing nothing, 500 then 201
+// giving one send, status callbacks out of order, STOP and START, and
+// 21610; and, with the built binary, kill -9 between commit and send
+// giving one send after restart.
 func TestTwilioSMS(t *testing.T) {
 	e := newSMSEnv(t)
 	ctx := context.Background()
@@ -214,12 +236,28 @@ func TestTwilioSMS(t *testing.T) {
 	if conv.CustomerDestination != customer || conv.IdentifierAtStart != "tel:"+customer {
 		t.Errorf("conversation %+v: want destination %s identified as tel:%s", conv, customer, customer)
 	}
+	// The bot answered in the webhook's transaction; the outbox sends it.
+	greeting := e.botReplies(conv.ID, 0)
+	if len(greeting) != 2 || !strings.HasPrefix(greeting[0].Text, "Hi!") || !strings.HasPrefix(greeting[1].Text, "What is your new phone number?") {
+		t.Fatalf("the bot's replies: %+v, want its greeting and question", greeting)
+	}
+	for _, m := range greeting {
+		e.waitSMS(m.ID, "accepted", accepted)
+	}
+	if got := e.sentBodies(); !sameSet(got, []string{greeting[0].Text, greeting[1].Text}) {
+		t.Fatalf("the API accepted %q, want the bot's two replies once each", got)
+	}
+	for _, m := range e.twilio.Messages() {
+		if m.To != customer || m.From != ourNumber {
+			t.Errorf("sent %+v, want from %s to %s", m, ourNumber, customer)
+		}
+	}
 	// Twilio retries a webhook it got no answer for: same MessageSid.
 	if got := e.inbound("SM00000000000000000000000000000001", "Hello"); got != http.StatusOK {
 		t.Fatalf("retried inbound: HTTP %d", got)
 	}
-	if ms := e.messages(conv.ID); len(ms) != 1 || ms[0].Text != "Hello" || ms[0].ClientID != "SM00000000000000000000000000000001" {
-		t.Fatalf("messages after a retried webhook: %+v, want the one message", ms)
+	if ms := e.messages(conv.ID); len(ms) != 3 || ms[0].Text != "Hello" || ms[0].ClientID != "SM00000000000000000000000000000001" {
+		t.Fatalf("messages after a retried webhook: %+v, want the message and the bot's two replies", ms)
 	}
 
 	t.Run("refused requests store nothing", func(t *testing.T) {
@@ -252,7 +290,7 @@ func TestTwilioSMS(t *testing.T) {
 		if resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("a JSON body: HTTP %d, want 400", resp.StatusCode)
 		}
-		if ms := e.messages(conv.ID); len(ms) != 1 {
+		if ms := e.messages(conv.ID); len(ms) != 3 {
 			t.Errorf("refused requests stored messages: %+v", ms)
 		}
 	})
@@ -304,12 +342,17 @@ func TestTwilioSMS(t *testing.T) {
 		}
 	})
 
-	t.Run("reply sent once through the API", func(t *testing.T) {
-		id := e.reply(conv.ID, "Hi! How can I help?")
+	t.Run("status callbacks", func(t *testing.T) {
+		id := greeting[0].ID
 		m := e.waitSMS(id, "accepted", accepted)
-		sent := e.twilio.Messages()
-		if len(sent) != 1 || sent[0].To != customer || sent[0].From != ourNumber || sent[0].Body != "Hi! How can I help?" || sent[0].SID != m.ProviderID {
-			t.Fatalf("the API got %+v, want one message to %s (outbox %+v)", sent, customer, m)
+		var sent []twiliotest.Message
+		for _, msg := range e.twilio.Messages() {
+			if msg.SID == m.ProviderID {
+				sent = append(sent, msg)
+			}
+		}
+		if len(sent) != 1 || sent[0].Body != greeting[0].Text {
+			t.Fatalf("the API accepted %+v as %s, want the bot's greeting", sent, m.ProviderID)
 		}
 		if want := e.srv.URL + "/channels/twilio/" + string(e.res.ID) + "/status?m=" + url.QueryEscape(string(id)); sent[0].StatusCallback != want {
 			t.Errorf("StatusCallback %q, want %q", sent[0].StatusCallback, want)
@@ -349,21 +392,35 @@ func TestTwilioSMS(t *testing.T) {
 
 	t.Run("STOP and START", func(t *testing.T) {
 		before := len(e.twilio.Messages())
+		seq := e.lastSeq(conv.ID)
 		if got := e.inbound("SM00000000000000000000000000000003", "stop "); got != http.StatusOK {
 			t.Fatalf("STOP: HTTP %d", got)
 		}
-		id := e.reply(conv.ID, "Not for someone who said STOP")
-		m := e.waitSMS(id, "opted_out", func(m domain.SMSOutbound) bool { return m.State == domain.SMSOptedOut })
-		if m.ProviderID != "" {
-			t.Errorf("opted-out reply has a provider id: %+v", m)
+		// The bot still answers (STOP is not a phone number); the answer
+		// is recorded and not sent, and so is an operator's.
+		notSent := e.botReplies(conv.ID, seq)
+		if len(notSent) != 1 {
+			t.Fatalf("the bot's answer to STOP: %+v, want one", notSent)
 		}
+		opted := func(m domain.SMSOutbound) bool { return m.State == domain.SMSOptedOut }
+		e.waitSMS(notSent[0].ID, "opted_out", opted)
+		id := e.reply(conv.ID, "Not for someone who said STOP")
+		if m := e.waitSMS(id, "opted_out", opted); m.ProviderID != "" || m.Attempts != 0 {
+			t.Errorf("opted-out reply was attempted: %+v", m)
+		}
+		seq = e.lastSeq(conv.ID)
 		if e.inbound("SM00000000000000000000000000000004", "START") != http.StatusOK {
 			t.Fatal("START refused")
 		}
+		answer := e.botReplies(conv.ID, seq)
+		if len(answer) != 1 {
+			t.Fatalf("the bot's answer to START: %+v, want one", answer)
+		}
+		e.waitSMS(answer[0].ID, "accepted", accepted)
 		id = e.reply(conv.ID, "Welcome back")
 		e.waitSMS(id, "accepted", accepted)
-		if got := e.sentBodies()[before:]; len(got) != 1 || got[0] != "Welcome back" {
-			t.Errorf("sent after STOP, reply, START, reply: %q, want only the second reply", got)
+		if got := e.sentBodies()[before:]; !sameSet(got, []string{answer[0].Text, "Welcome back"}) {
+			t.Errorf("sent after STOP, replies, START, replies: %q, want only the replies after START", got)
 		}
 		// Twilio's own opt-out list: the API refuses with 21610.
 		e.twilio.OptOut(customer)
@@ -374,4 +431,10 @@ func TestTwilioSMS(t *testing.T) {
 	})
 
 	t.Run("kill -9 between commit and send", killBetweenCommitAndSend)
+}
+
+// sameSet reports whether got and want hold the same strings, as many
+// times each, in any order (the outbox sends replies concurrently).
+func sameSet(got, want []string) bool {
+	return slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want)))
 }
