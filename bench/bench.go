@@ -204,34 +204,25 @@ func (w *workload) measure(ctx context.Context, op string, duration time.Duratio
 // measure calls call(i) in a loop from each of clients goroutines at once
 // until duration has passed, and collects throughput and latency.
 func measure(ctx context.Context, driver, op string, clients int, duration time.Duration, call func(ctx context.Context, i int) error) Stats {
-	type clientResult struct {
-		latencies []time.Duration
-		errors    int
-		firstErr  error
-	}
-	results := make([]clientResult, clients)
+	results := make([]callResults, clients)
 	start := time.Now()
 	deadline := start.Add(duration)
 	var wg sync.WaitGroup
 	for i := range clients {
 		wg.Go(func() {
-			r := &results[i]
 			for ctx.Err() == nil && time.Now().Before(deadline) {
 				t0 := time.Now()
-				err := call(ctx, i)
-				if err != nil {
-					r.errors++
-					if r.firstErr == nil {
-						r.firstErr = err
-					}
-					continue
-				}
-				r.latencies = append(r.latencies, time.Since(t0))
+				results[i].add(t0, call(ctx, i))
 			}
 		})
 	}
 	wg.Wait()
-	s := Stats{Driver: driver, Op: op, Clients: clients, Elapsed: time.Since(start)}
+	return summarize(driver, op, start, results)
+}
+
+// summarize merges the clients' calls into Stats.
+func summarize(driver, op string, start time.Time, results []callResults) Stats {
+	s := Stats{Driver: driver, Op: op, Clients: len(results), Elapsed: time.Since(start)}
 	var all []time.Duration
 	for _, r := range results {
 		all = append(all, r.latencies...)

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/parleyhq/parley/client"
 	"github.com/parleyhq/parley/domain"
-	"github.com/parleyhq/parley/examples"
 	"github.com/parleyhq/parley/service"
 )
 
@@ -174,15 +172,7 @@ func (d *HTTPBot) Name() string { return "http" }
 
 // SetupBot publishes the example bot through the API.
 func (d *HTTPBot) SetupBot(ctx context.Context) error {
-	app, err := d.Client.CreateApp(ctx, client.CreateAppRequest{Name: "bench change number"})
-	if err != nil {
-		return err
-	}
-	v, err := d.Client.CreateVersion(ctx, app.ID, client.CreateVersionRequest{Definition: json.RawMessage(examples.ChangeNumberJSON)})
-	if err != nil {
-		return err
-	}
-	dep, err := d.Client.Publish(ctx, app.ID, client.PublishRequest{VersionID: v.ID, Environment: client.EnvProduction})
+	_, dep, err := publishOverAPI(ctx, d.Client, "bench change number")
 	if err != nil {
 		return err
 	}
@@ -261,15 +251,7 @@ func (d *InProcessBot) Name() string { return "in-process" }
 
 // SetupBot publishes the example bot through the service.
 func (d *InProcessBot) SetupBot(ctx context.Context) error {
-	app, err := d.Service.CreateApp(ctx, d.Org, "bench change number")
-	if err != nil {
-		return err
-	}
-	v, err := d.Service.CreateVersion(ctx, d.Org, app.ID, examples.ChangeNumberJSON)
-	if err != nil {
-		return err
-	}
-	dep, err := d.Service.Publish(ctx, d.Org, app.ID, v.ID, domain.EnvProduction)
+	_, dep, err := publishInProcess(ctx, d.Service, d.Org, "bench change number")
 	if err != nil {
 		return err
 	}

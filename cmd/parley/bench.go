@@ -11,10 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/parleyhq/parley/bench"
+	"github.com/parleyhq/parley/channel"
 	"github.com/parleyhq/parley/client"
 	"github.com/parleyhq/parley/domain"
 	"github.com/parleyhq/parley/httpapi"
@@ -33,9 +35,16 @@ type benchConfig struct {
 	// cpuProfile, when set, receives a CPU profile of the whole run (the
 	// server included with --self).
 	cpuProfile string
-	// scenario is bench.ScenarioOperations or bench.ScenarioBot.
+	// scenario is bench.ScenarioOperations, bench.ScenarioBot, or a
+	// channel's: bench.ScenarioSMS, bench.ScenarioWebChat,
+	// bench.ScenarioWebChatIdle.
 	scenario string
+	// think is a web chat visitor's mean pause between messages.
+	think time.Duration
 }
+
+// benchScenarios are the --scenario values.
+var benchScenarios = []string{bench.ScenarioOperations, bench.ScenarioBot, bench.ScenarioSMS, bench.ScenarioWebChat, bench.ScenarioWebChatIdle}
 
 func parseBenchFlags(c *cli, args []string) (benchConfig, error) {
 	f := newFlagSet("bench", "Drive a server with concurrent clients calling update_customer_identifier and\n"+
@@ -55,12 +64,16 @@ func parseBenchFlags(c *cli, args []string) (benchConfig, error) {
 	// its own.
 	sqliteSync := addSQLiteSyncFlag(f, "")
 	cpuProfile := f.String("cpuprofile", "", "", "write a CPU profile of the run (with --self, the server's work included) to this file, for go tool pprof")
-	scenario := f.String("scenario", "", bench.ScenarioOperations, "operations: the data operations; bot: every client converses with the example bot (examples/change-number), one turn per message")
+	scenario := f.String("scenario", "", bench.ScenarioOperations, "operations: the data operations; bot: every client converses with the example bot (examples/change-number), one turn per message;\n"+
+		"sms: every client texts the example bot through Twilio's inbound webhook (to the replies queued);\n"+
+		"webchat: --clients visitors converse with the example bot over web chat sockets, each pausing about --think between messages (round trip: sent until the bot's replies arrive);\n"+
+		"webchat-idle: --clients web chat sockets start a conversation each and stay idle for --duration; the server's RSS is read from its /metrics (needs --url: a separate parley serve)")
+	think := f.Duration("think", "", 5*time.Second, "webchat: a visitor's mean pause between two messages")
 	if err := f.parse(args); err != nil {
 		return benchConfig{}, err
 	}
 	cfg := benchConfig{url: *url, key: *key, self: *self, clients: *clients, duration: *duration,
-		store: benchStore{database: *database, sqliteSync: *sqliteSync}, cpuProfile: *cpuProfile, scenario: *scenario}
+		store: benchStore{database: *database, sqliteSync: *sqliteSync}, cpuProfile: *cpuProfile, scenario: *scenario, think: *think}
 	switch {
 	case cfg.self == (cfg.url != ""):
 		return cfg, usagef("parley bench: give either --url (with --key) or --self")
@@ -68,8 +81,12 @@ func parseBenchFlags(c *cli, args []string) (benchConfig, error) {
 		return cfg, usagef("parley bench: --key is required with --url")
 	case cfg.clients <= 0 || cfg.duration <= 0:
 		return cfg, usagef("parley bench: --clients and --duration must be positive")
-	case cfg.scenario != bench.ScenarioOperations && cfg.scenario != bench.ScenarioBot:
-		return cfg, usagef("parley bench: --scenario must be %s or %s", bench.ScenarioOperations, bench.ScenarioBot)
+	case !slices.Contains(benchScenarios, cfg.scenario):
+		return cfg, usagef("parley bench: --scenario must be one of %s", strings.Join(benchScenarios, ", "))
+	case cfg.scenario == bench.ScenarioWebChatIdle && cfg.self:
+		return cfg, usagef("parley bench: --scenario %s measures the server's memory: start parley serve separately and give --url", bench.ScenarioWebChatIdle)
+	case cfg.think <= 0:
+		return cfg, usagef("parley bench: --think must be positive")
 	case cfg.store.database != "" && !isPostgresURL(cfg.store.database):
 		return cfg, usagef("parley bench: --database must be a PostgreSQL URL (postgres://...) or keyword/value string")
 	case !validSQLiteSync(cfg.store.sqliteSync):
@@ -123,8 +140,8 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 	}
 	httpClient := bench.NewHTTPClient(cfg.clients)
 	var nodes []*client.Client
-	for _, u := range strings.Split(target, ",") {
-		nodes = append(nodes, client.New(strings.TrimSpace(u), key, client.WithHTTPClient(httpClient)))
+	for _, u := range splitURLs(target) {
+		nodes = append(nodes, client.New(u, key, client.WithHTTPClient(httpClient)))
 	}
 
 	store := "SQLite (temporary files, synchronous=" + string(cfg.store.flags(tmp).sync()) + ")"
@@ -136,9 +153,15 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 	benchCfg := bench.Config{Clients: cfg.clients, Duration: cfg.duration, Progress: c.stderr}
 	var report bench.Report
 	var runErr error
-	if cfg.scenario == bench.ScenarioBot {
+	switch cfg.scenario {
+	case bench.ScenarioBot:
 		report, runErr = bench.RunBot(ctx, benchCfg, &bench.HTTPBot{Client: nodes[0], Nodes: nodes}, &bench.InProcessBot{Service: inProcess, Org: inOrg})
-	} else {
+	case bench.ScenarioSMS:
+		report, runErr = bench.RunSMS(ctx, benchCfg, &bench.HTTPSMS{Client: nodes[0], BaseURL: firstURL(target), HTTP: httpClient},
+			&bench.InProcessSMS{Service: inProcess, Org: inOrg})
+	case bench.ScenarioWebChat, bench.ScenarioWebChatIdle:
+		return benchWebChat(ctx, c, cfg, bench.WebChatTarget{BaseURLs: splitURLs(target), Client: nodes[0]}, &bench.InProcessWebChat{Service: inProcess, Org: inOrg})
+	default:
 		report, runErr = bench.Run(ctx, benchCfg, &bench.HTTP{Client: nodes[0], Nodes: nodes}, &bench.InProcess{Service: inProcess, Org: inOrg})
 	}
 	if len(report.Comparisons) > 0 {
@@ -148,6 +171,35 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 	}
 	return runErr
 }
+
+// benchWebChat runs a web chat scenario and prints its report.
+func benchWebChat(ctx context.Context, c *cli, cfg benchConfig, target bench.WebChatTarget, inProcess *bench.InProcessWebChat) error {
+	if cfg.scenario == bench.ScenarioWebChatIdle {
+		report, err := bench.RunIdleSockets(ctx, bench.IdleConfig{Sockets: cfg.clients, Dialers: 32, Hold: cfg.duration, Progress: c.stderr}, target)
+		if perr := report.Print(c.stdout); perr != nil {
+			return perr
+		}
+		return err
+	}
+	report, err := bench.RunWebChat(ctx, bench.WebChatConfig{Visitors: cfg.clients, Think: cfg.think, Duration: cfg.duration, Progress: c.stderr}, target, inProcess)
+	if report.WebChat.Ops+report.InProcess.Ops > 0 {
+		if perr := report.Print(c.stdout); perr != nil {
+			return perr
+		}
+	}
+	return err
+}
+
+// splitURLs splits a comma-separated --url.
+func splitURLs(list string) []string {
+	var out []string
+	for _, u := range strings.Split(list, ",") {
+		out = append(out, strings.TrimSpace(u))
+	}
+	return out
+}
+
+func firstURL(list string) string { return splitURLs(list)[0] }
 
 // benchStore is the store of the bench's services: temporary SQLite files
 // (with their synchronous setting) or a PostgreSQL database.
@@ -200,13 +252,19 @@ func startSelfServer(ctx context.Context, dir string, st benchStore, keys operat
 		store.Close()
 		return "", "", nil, err
 	}
-	handler := httpapi.New(httpapi.Config{Service: svc, Store: store, Logger: logger, Metrics: newMetricsRegistry(), MaxBodyBytes: defaultMaxBody})
+	// The channels' endpoints, without the SMS outbox worker: the SMS
+	// scenario measures replies queued.
+	registry := newMetricsRegistry()
+	notifier, _ := store.(domain.Notifier)
+	channels, webChat := newChannels(svc, notifier, "", logger, channel.NewMetrics(registry))
+	handler := httpapi.New(httpapi.Config{Service: svc, Store: store, Logger: logger, Metrics: registry, MaxBodyBytes: defaultMaxBody, Channels: channels})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		store.Close()
 		return "", "", nil, err
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	srv.RegisterOnShutdown(webChat.Close)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	stop = func() {
@@ -218,6 +276,7 @@ func startSelfServer(ctx context.Context, dir string, st benchStore, keys operat
 		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 			logger.Warn("bench server", "err", err)
 		}
+		webChat.Close()
 		store.Close()
 	}
 	return "http://" + ln.Addr().String(), key, stop, nil

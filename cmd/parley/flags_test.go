@@ -119,26 +119,32 @@ func TestBenchFlagsResolution(t *testing.T) {
 		want    benchConfig
 		wantErr string
 	}{
-		{name: "self", args: []string{"--self"}, want: benchConfig{self: true, clients: 32, duration: 10 * time.Second, store: benchStore{sqliteSync: "full"}, scenario: "operations"}},
+		{name: "self", args: []string{"--self"}, want: benchConfig{self: true, clients: 32, duration: 10 * time.Second, store: benchStore{sqliteSync: "full"}, scenario: "operations", think: 5 * time.Second}},
 		{
 			name: "url and key from environment",
 			env:  map[string]string{"PARLEY_URL": "http://127.0.0.1:8080", "PARLEY_KEY": "pk_x"},
 			args: []string{"--clients", "8", "--duration", "2s"},
-			want: benchConfig{url: "http://127.0.0.1:8080", key: "pk_x", clients: 8, duration: 2 * time.Second, store: benchStore{sqliteSync: "full"}, scenario: "operations"},
+			want: benchConfig{url: "http://127.0.0.1:8080", key: "pk_x", clients: 8, duration: 2 * time.Second, store: benchStore{sqliteSync: "full"}, scenario: "operations", think: 5 * time.Second},
 		},
 		{
 			name: "postgres for the in-process store",
 			args: []string{"--self", "--database", "postgres://p@h/db"},
-			want: benchConfig{self: true, clients: 32, duration: 10 * time.Second, store: benchStore{database: "postgres://p@h/db", sqliteSync: "full"}, scenario: "operations"},
+			want: benchConfig{self: true, clients: 32, duration: 10 * time.Second, store: benchStore{database: "postgres://p@h/db", sqliteSync: "full"}, scenario: "operations", think: 5 * time.Second},
 		},
 		{
 			name: "never the server's database from the environment",
 			env:  map[string]string{"PARLEY_DATABASE_URL": "postgres://prod@h/db"},
 			args: []string{"--self"},
-			want: benchConfig{self: true, clients: 32, duration: 10 * time.Second, store: benchStore{sqliteSync: "full"}, scenario: "operations"},
+			want: benchConfig{self: true, clients: 32, duration: 10 * time.Second, store: benchStore{sqliteSync: "full"}, scenario: "operations", think: 5 * time.Second},
 		},
-		{name: "bot scenario", args: []string{"--self", "--scenario", "bot"}, want: benchConfig{self: true, clients: 32, duration: 10 * time.Second, store: benchStore{sqliteSync: "full"}, scenario: "bot"}},
+		{name: "bot scenario", args: []string{"--self", "--scenario", "bot"}, want: benchConfig{self: true, clients: 32, duration: 10 * time.Second, store: benchStore{sqliteSync: "full"}, scenario: "bot", think: 5 * time.Second}},
 		{name: "unknown scenario", args: []string{"--self", "--scenario", "chat"}, wantErr: "--scenario"},
+		{
+			name: "web chat scenario", args: []string{"--self", "--scenario", "webchat", "--clients", "1000", "--think", "2s"},
+			want: benchConfig{self: true, clients: 1000, duration: 10 * time.Second, store: benchStore{sqliteSync: "full"}, scenario: "webchat", think: 2 * time.Second},
+		},
+		{name: "idle sockets need a separate server", args: []string{"--self", "--scenario", "webchat-idle"}, wantErr: "--url"},
+		{name: "no think time", args: []string{"--self", "--scenario", "webchat", "--think", "0s"}, wantErr: "--think"},
 		{name: "neither url nor self", wantErr: "either --url"},
 		{name: "both url and self", args: []string{"--self", "--url", "http://x"}, wantErr: "either --url"},
 		{name: "url without key", args: []string{"--url", "http://x"}, wantErr: "--key is required"},
@@ -146,9 +152,9 @@ func TestBenchFlagsResolution(t *testing.T) {
 		{name: "bad duration", args: []string{"--self", "--duration", "soon"}, wantErr: "duration"},
 		{name: "sqlite url", args: []string{"--self", "--database", "sqlite://x"}, wantErr: "--database"},
 		{name: "sqlite normal", args: []string{"--self", "--sqlite-sync", "normal"},
-			want: benchConfig{self: true, clients: 32, duration: 10 * time.Second, store: benchStore{sqliteSync: "normal"}, scenario: "operations"}},
+			want: benchConfig{self: true, clients: 32, duration: 10 * time.Second, store: benchStore{sqliteSync: "normal"}, scenario: "operations", think: 5 * time.Second}},
 		{name: "never the server's sqlite setting from the environment", env: map[string]string{"PARLEY_SQLITE_SYNC": "normal"}, args: []string{"--self"},
-			want: benchConfig{self: true, clients: 32, duration: 10 * time.Second, store: benchStore{sqliteSync: "full"}, scenario: "operations"}},
+			want: benchConfig{self: true, clients: 32, duration: 10 * time.Second, store: benchStore{sqliteSync: "full"}, scenario: "operations", think: 5 * time.Second}},
 		{name: "bad sqlite sync", args: []string{"--self", "--sqlite-sync", "off"}, wantErr: "--sqlite-sync"},
 	}
 	for _, tt := range tests {

@@ -228,12 +228,11 @@ func cmdServe(ctx context.Context, c *cli, args []string) error {
 	defer func() { stopWorker(); <-webhooksDone; <-retentionDone }() // before the store closes
 	channelMetrics := channel.NewMetrics(registry)
 	notifier, _ := store.(domain.Notifier)
-	twilioHandler := &twilio.Handler{Service: svc, PublicBaseURL: cfg.publicURL, Logger: logger, Metrics: channelMetrics}
 	smsWorker := &twilio.Worker{
 		Service: svc, BaseURL: cfg.twilioBaseURL, PublicBaseURL: cfg.publicURL, Notifier: notifier,
 		SendTimeout: cfg.smsSendTimeout, Logger: logger, Metrics: channelMetrics,
 	}
-	webChat := &webchat.Server{Service: svc, Notifier: notifier, Logger: logger, Metrics: channelMetrics}
+	channels, webChat := newChannels(svc, notifier, cfg.publicURL, logger, channelMetrics)
 	defer webChat.Close()
 	api := httpapi.New(httpapi.Config{
 		Service:      svc,
@@ -243,13 +242,7 @@ func cmdServe(ctx context.Context, c *cli, args []string) error {
 		MaxBodyBytes: cfg.maxBody,
 		RequestIDs:   ids.Random{},
 		HoldAnswer:   holdAnswers(c.getenv(holdAnswersEnv)),
-		Channels: httpapi.Channels{
-			TwilioInbound: twilioHandler.Inbound,
-			TwilioStatus:  twilioHandler.Status,
-			WebChatWidget: webChat.Widget,
-			WebChatDemo:   webChat.Demo,
-			WebChatSocket: webChat.Socket,
-		},
+		Channels:     channels,
 	})
 	operatorConsole := console.New(console.Config{Service: svc, Logger: logger, Notifier: notifier})
 	handler := withConsole(api, operatorConsole)
@@ -296,6 +289,18 @@ func closeRunLog(runs *runlog.Log, logger *slog.Logger) {
 	if err := runs.Close(ctx); err != nil {
 		logger.Warn("run log: records still buffered at shutdown were dropped", "err", err)
 	}
+}
+
+// newChannels builds the channels' public endpoints on svc: Twilio's
+// webhooks (signatures checked over publicURL, "" for the request's own
+// host) and the web chat, whose server must be closed at shutdown.
+func newChannels(svc *service.Service, notifier domain.Notifier, publicURL string, logger *slog.Logger, metrics *channel.Metrics) (httpapi.Channels, *webchat.Server) {
+	sms := &twilio.Handler{Service: svc, PublicBaseURL: publicURL, Logger: logger, Metrics: metrics}
+	chat := &webchat.Server{Service: svc, Notifier: notifier, Logger: logger, Metrics: metrics}
+	return httpapi.Channels{
+		TwilioInbound: sms.Inbound, TwilioStatus: sms.Status,
+		WebChatWidget: chat.Widget, WebChatDemo: chat.Demo, WebChatSocket: chat.Socket,
+	}, chat
 }
 
 // holdAnswersEnv names a test-only variable. Set to a file path, it makes
