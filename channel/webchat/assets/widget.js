@@ -20,10 +20,11 @@
     set: function (k, v) { try { localStorage.setItem(key + k, JSON.stringify(v)); } catch (e) {} }
   };
 
-  // State: the conversation, the last sequence number shown, and the
+  // State: the conversation, the last sequence number shown (a new page
+  // shows nothing yet, so it asks for the whole conversation), and the
   // messages sent but not acknowledged (resent after a reconnect).
   var conversation = store.get("conversation", "");
-  var lastSeq = store.get("seq", 0);
+  var lastSeq = 0;
   var pending = store.get("pending", []);
 
   // The view.
@@ -44,6 +45,9 @@
     ".parley-msg[data-author=customer]{align-self:flex-end;background:#2f6fed;color:#fff}" +
     ".parley-msg[data-author=bot],.parley-msg[data-author=operator]{align-self:flex-start;background:#eef0f4}" +
     ".parley-msg.parley-pending{opacity:.6}" +
+    ".parley-msg[data-error]{background:#fbe9e9;color:#7a1c1c}" +
+    ".parley-msg[data-error]::after{content:attr(data-error-message);display:block;margin-top:.2rem;font-size:12px;opacity:.85}" +
+    ".parley-divider{align-self:stretch;text-align:center;font-size:12px;color:#7a8294;border-top:1px solid #eceef2;padding-top:.3rem}" +
     ".parley-form{display:flex;gap:.4rem;padding:.6rem;border-top:1px solid #eceef2}" +
     ".parley-input{flex:1;padding:.45rem .6rem;border:1px solid #c9ced8;border-radius:8px;font:inherit}" +
     ".parley-form button{padding:.45rem .9rem;border:0;border-radius:8px;background:#2f6fed;color:#fff;font:inherit;cursor:pointer}";
@@ -77,16 +81,24 @@
     // Each message once, in order: anything at or below the last number
     // shown was shown already.
     if (f.seq <= lastSeq) { return; }
+    if (f.seq === 1 && list.querySelector(".parley-msg[data-seq]")) {
+      var divider = document.createElement("li");
+      divider.className = "parley-divider";
+      divider.textContent = "New conversation";
+      list.insertBefore(divider, list.querySelector(".parley-pending"));
+    }
     var li = f.clientId ? pendingItem(f.clientId) : null;
-    if (!li) { li = document.createElement("li"); list.appendChild(li); }
+    if (!li) { li = document.createElement("li"); }
     li.className = "parley-msg";
+    // Shown messages keep their sequence order, above those still being
+    // sent (a reply missed while offline comes before them).
+    list.insertBefore(li, list.querySelector(".parley-pending"));
     li.setAttribute("data-author", f.author);
     li.setAttribute("data-seq", String(f.seq));
     li.setAttribute("data-conversation", f.conversation);
     if (f.clientId) { li.setAttribute("data-client-id", f.clientId); }
     li.textContent = f.text;
     lastSeq = f.seq;
-    store.set("seq", lastSeq);
     scroll();
   }
 
@@ -105,7 +117,7 @@
       case "welcome":
         attempt = 0;
         store.set("visitor", f.visitor);
-        if (f.conversation !== conversation) { conversation = f.conversation || ""; lastSeq = 0; store.set("conversation", conversation); store.set("seq", 0); }
+        if (f.conversation !== conversation) { conversation = f.conversation || ""; lastSeq = 0; store.set("conversation", conversation); }
         setStatus("online");
         pending.forEach(function (m) { ws.send(JSON.stringify({type: "message", clientId: m.clientId, text: m.text})); });
         break;
@@ -118,7 +130,15 @@
         pending = pending.filter(function (m) { return m.clientId !== f.clientId; });
         store.set("pending", pending);
         var li = pendingItem(f.clientId);
-        if (li) { li.classList.remove("parley-pending"); li.setAttribute("data-error", f.code); li.title = f.message; }
+        if (li) {
+          li.classList.remove("parley-pending");
+          li.setAttribute("data-error", f.code);
+          // The visitor reads what they can do; the server's words (for
+          // the site's operator) are in the tooltip.
+          li.setAttribute("data-error-message", f.code === "invalid_argument" ? "Not sent: " + f.message : "Not sent: the chat is not available right now. Please try again later.");
+          li.title = f.message;
+          scroll();
+        }
         break;
       case "ping": ws.send('{"type":"pong"}'); break;
       }
