@@ -31,8 +31,11 @@ type ChannelTx interface {
 	EnqueueSMS(ctx context.Context, m SMSOutbound) error
 	// ClaimSMS marks up to limit pending messages due at now (NextAttemptAt
 	// <= now, oldest first, of any org) SMSSending with the claim, lease
-	// and one more attempt, and returns them. On PostgreSQL rows another
-	// transaction is claiming are skipped (FOR UPDATE SKIP LOCKED).
+	// and one more attempt, and returns them. A message is not claimed
+	// while an earlier one of its conversation (by Seq, then MessageID) is
+	// pending or sending, so a conversation's messages go out one at a
+	// time, in order. On PostgreSQL rows another transaction is claiming
+	// are skipped (FOR UPDATE SKIP LOCKED).
 	ClaimSMS(ctx context.Context, now, leaseUntil time.Time, claim string, limit int) ([]SMSOutbound, error)
 	// ExpiredSMSClaims returns up to limit messages still SMSSending whose
 	// lease ended before now, of any org.
@@ -144,6 +147,9 @@ type SMSOutbound struct {
 	ErrorMessage  string
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+	// Seq is the message's sequence number in its conversation: one
+	// conversation's messages are sent in this order.
+	Seq int64
 }
 
 // String hides the secret values from logs and error messages.

@@ -76,13 +76,13 @@ func (t *tx) AllowedOrigins(ctx context.Context, org domain.OrgID, resource doma
 
 const smsColumns = `message_id, org_id, conversation_id, resource_id, from_number, to_number, body, state,
 	status, provider_id, attempts, next_attempt_at, lease_until, claim, error_code, error_message,
-	created_at, updated_at`
+	created_at, updated_at, seq`
 
 func scanSMS(row scanner) (domain.SMSOutbound, error) {
 	var m domain.SMSOutbound
 	err := row.Scan(&m.MessageID, &m.OrgID, &m.ConversationID, &m.ResourceID, &m.From, &m.To, &m.Body, &m.State,
 		&m.Status, &m.ProviderID, &m.Attempts, &m.NextAttemptAt, &m.LeaseUntil, &m.Claim, &m.ErrorCode, &m.ErrorMessage,
-		&m.CreatedAt, &m.UpdatedAt)
+		&m.CreatedAt, &m.UpdatedAt, &m.Seq)
 	m.NextAttemptAt, m.LeaseUntil = m.NextAttemptAt.UTC(), utcOrNil(m.LeaseUntil)
 	m.CreatedAt, m.UpdatedAt = m.CreatedAt.UTC(), m.UpdatedAt.UTC()
 	return m, err
@@ -91,26 +91,31 @@ func scanSMS(row scanner) (domain.SMSOutbound, error) {
 // EnqueueSMS stores m; a duplicate message id is a transient conflict.
 func (t *tx) EnqueueSMS(ctx context.Context, m domain.SMSOutbound) error {
 	_, err := t.exec(ctx,
-		`INSERT INTO sms_outbox (`+smsColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+		`INSERT INTO sms_outbox (`+smsColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
 		m.MessageID, m.OrgID, m.ConversationID, m.ResourceID, m.From, m.To, m.Body, m.State,
 		m.Status, m.ProviderID, m.Attempts, m.NextAttemptAt, utcOrNil(m.LeaseUntil), m.Claim,
-		m.ErrorCode, m.ErrorMessage, m.CreatedAt, m.UpdatedAt)
+		m.ErrorCode, m.ErrorMessage, m.CreatedAt, m.UpdatedAt, m.Seq)
 	if err != nil {
 		return fmt.Errorf("postgres: enqueue sms: %w", err)
 	}
 	return nil
 }
 
-// ClaimSMS claims due pending messages, skipping the rows another
-// transaction holds (FOR UPDATE SKIP LOCKED), so that workers in several
-// processes take different messages instead of waiting for each other.
+// ClaimSMS claims due pending messages that no earlier message of their
+// conversation holds back, skipping the rows another transaction holds
+// (FOR UPDATE SKIP LOCKED), so that workers in several processes take
+// different messages instead of waiting for each other. A message whose
+// predecessor another transaction is claiming still sees it pending, so
+// one conversation never has two messages in flight.
 func (t *tx) ClaimSMS(ctx context.Context, now, leaseUntil time.Time, claim string, limit int) ([]domain.SMSOutbound, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
 	return collect(ctx, t, scanSMS,
 		`UPDATE sms_outbox SET state = 'sending', claim = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3
-		 WHERE message_id IN (SELECT message_id FROM sms_outbox WHERE state = 'pending' AND next_attempt_at <= $3
+		 WHERE message_id IN (SELECT message_id FROM sms_outbox o WHERE state = 'pending' AND next_attempt_at <= $3
+		                        AND NOT EXISTS (SELECT 1 FROM sms_outbox e WHERE e.conversation_id = o.conversation_id
+		                                        AND e.state IN ('pending', 'sending') AND (e.seq, e.message_id) < (o.seq, o.message_id))
 		                      ORDER BY next_attempt_at, message_id LIMIT $4 FOR UPDATE SKIP LOCKED)
 		 RETURNING `+smsColumns, claim, leaseUntil, now, limit)
 }

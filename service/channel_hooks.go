@@ -20,7 +20,7 @@ func (s *Service) messageWritten(ctx context.Context, tx domain.Tx, c domain.Con
 			return err
 		}
 		if res.Kind == domain.ResourceSMS {
-			if err := s.queueSMS(ctx, tx, c, res, m.ID, m.Text, m.CreatedAt); err != nil {
+			if err := s.queueSMS(ctx, tx, c, res, m); err != nil {
 				return err
 			}
 		}

@@ -53,16 +53,18 @@ func smsBackoff(n int, retryAfter time.Duration) time.Duration {
 }
 
 // queueSMS queues an outbound message of an SMS conversation in the
-// transaction that wrote it; a reply to a destination that opted out is
-// recorded as not sent (SMSOptedOut).
-func (s *Service) queueSMS(ctx context.Context, tx domain.Tx, c domain.Conversation, res domain.ChannelResource, id domain.MessageID, text string, at time.Time) error {
+// transaction that wrote it, to be sent after the conversation's earlier
+// ones; a reply to a destination that opted out is recorded as not sent
+// (SMSOptedOut).
+func (s *Service) queueSMS(ctx context.Context, tx domain.Tx, c domain.Conversation, res domain.ChannelResource, msg domain.Message) error {
 	optedOut, err := tx.OptedOut(ctx, c.OrgID, res.ID, c.CustomerDestination)
 	if err != nil {
 		return err
 	}
+	at := msg.CreatedAt
 	m := domain.SMSOutbound{
-		OrgID: c.OrgID, MessageID: id, ConversationID: c.ID, ResourceID: res.ID,
-		From: res.Address, To: c.CustomerDestination, Body: text,
+		OrgID: c.OrgID, MessageID: msg.ID, ConversationID: c.ID, ResourceID: res.ID, Seq: msg.Seq,
+		From: res.Address, To: c.CustomerDestination, Body: msg.Text,
 		State: domain.SMSPending, NextAttemptAt: at, CreatedAt: at, UpdatedAt: at,
 	}
 	if optedOut {

@@ -71,7 +71,7 @@ func (t *tx) AllowedOrigins(ctx context.Context, org domain.OrgID, resource doma
 
 const smsColumns = `message_id, org_id, conversation_id, resource_id, from_number, to_number, body, state,
 	status, provider_id, attempts, next_attempt_at, lease_until, claim, error_code, error_message,
-	created_at, updated_at`
+	created_at, updated_at, seq`
 
 func scanSMS(s scanner) (domain.SMSOutbound, error) {
 	var m domain.SMSOutbound
@@ -79,7 +79,7 @@ func scanSMS(s scanner) (domain.SMSOutbound, error) {
 	var lease sql.NullInt64
 	err := s.Scan(&m.MessageID, &m.OrgID, &m.ConversationID, &m.ResourceID, &m.From, &m.To, &m.Body, &m.State,
 		&m.Status, &m.ProviderID, &m.Attempts, &next, &lease, &m.Claim, &m.ErrorCode, &m.ErrorMessage,
-		&created, &updated)
+		&created, &updated, &m.Seq)
 	m.NextAttemptAt, m.LeaseUntil = fromMicros(next), optMicros(lease)
 	m.CreatedAt, m.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return m, err
@@ -88,18 +88,21 @@ func scanSMS(s scanner) (domain.SMSOutbound, error) {
 // EnqueueSMS stores m; a duplicate message id is a conflict.
 func (t *tx) EnqueueSMS(ctx context.Context, m domain.SMSOutbound) error {
 	return t.insert(ctx, "enqueue sms",
-		`INSERT INTO sms_outbox (`+smsColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		`INSERT INTO sms_outbox (`+smsColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.MessageID, m.OrgID, m.ConversationID, m.ResourceID, m.From, m.To, m.Body, m.State,
 		m.Status, m.ProviderID, m.Attempts, micros(m.NextAttemptAt), nullMicros(m.LeaseUntil), m.Claim,
-		m.ErrorCode, m.ErrorMessage, micros(m.CreatedAt), micros(m.UpdatedAt))
+		m.ErrorCode, m.ErrorMessage, micros(m.CreatedAt), micros(m.UpdatedAt), m.Seq)
 }
 
-// ClaimSMS claims due pending messages. SQLite has one writer, so no
-// other transaction can claim them at the same time.
+// ClaimSMS claims due pending messages that no earlier message of their
+// conversation holds back. SQLite has one writer, so no other transaction
+// can claim them at the same time.
 func (t *tx) ClaimSMS(ctx context.Context, now, leaseUntil time.Time, claim string, limit int) ([]domain.SMSOutbound, error) {
 	return list(ctx, t, "claim sms", scanSMS,
 		`UPDATE sms_outbox SET state = 'sending', claim = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
-		 WHERE message_id IN (SELECT message_id FROM sms_outbox WHERE state = 'pending' AND next_attempt_at <= ?
+		 WHERE message_id IN (SELECT message_id FROM sms_outbox o WHERE state = 'pending' AND next_attempt_at <= ?
+		                        AND NOT EXISTS (SELECT 1 FROM sms_outbox e WHERE e.conversation_id = o.conversation_id
+		                                        AND e.state IN ('pending', 'sending') AND (e.seq, e.message_id) < (o.seq, o.message_id))
 		                      ORDER BY next_attempt_at, message_id LIMIT ?)
 		 RETURNING `+smsColumns, claim, micros(leaseUntil), micros(now), micros(now), limitArg(limit))
 }

@@ -18,17 +18,19 @@ func RunChannels(t *testing.T, newStore Factory) {
 	t.Run("Secrets", func(t *testing.T) { testSecrets(t, newStore) })
 	t.Run("Origins", func(t *testing.T) { testOrigins(t, newStore) })
 	t.Run("SMSOutbox", func(t *testing.T) { testSMSOutbox(t, newStore) })
+	t.Run("SMSOrder", func(t *testing.T) { testSMSOrder(t, newStore) })
 	t.Run("OptOuts", func(t *testing.T) { testOptOuts(t, newStore) })
 	t.Run("Notify", func(t *testing.T) { testNotify(t, newStore(t)) })
 }
 
 // RunChannelRaces checks, on n stores of one database (as n server
 // processes), that concurrent claims never hand one SMS to two workers
-// and that a notification committed through one store reaches the
+// nor two messages of one conversation at once, and that a notification committed through one store reaches the
 // subscribers of every store. SQLite delivers notifications in process
 // only, so crossStores says whether to expect them across stores.
 func RunChannelRaces(t *testing.T, open func(t testing.TB, n int) []domain.Store, crossStores bool) {
 	t.Run("Claims", func(t *testing.T) { testClaimRace(t, open(t, 3)) })
+	t.Run("ClaimsInOrder", func(t *testing.T) { testSMSOrderRace(t, open(t, 3)) })
 	t.Run("Notifications", func(t *testing.T) {
 		stores := open(t, 2)
 		seed(t, stores[0])

@@ -140,11 +140,16 @@ func killBetweenCommitAndSend(t *testing.T) {
 	e.api = client.New(e.srv.URL(), e.key)
 	e.setup()
 	greeting := e.inbound("SM00000000000000000000000000000101", "Hello")
-	var pending []client.SMSDelivery
-	for _, m := range greeting {
-		pending = append(pending, e.waitSMS(m.ID, "pending after a failed attempt", func(d client.SMSDelivery) bool {
-			return d.State == "pending" && d.Attempts >= 1
-		}))
+	if len(greeting) != 2 {
+		t.Fatalf("the bot's greeting: %+v, want two replies", greeting)
+	}
+	first := e.waitSMS(greeting[0].ID, "pending after a failed attempt", func(d client.SMSDelivery) bool {
+		return d.State == "pending" && d.Attempts >= 1
+	})
+	// The second reply waits for the first: one conversation's replies go
+	// out in order.
+	if d, err := e.api.GetSMS(context.Background(), greeting[1].ID); err != nil || d.State != "pending" || d.Attempts != 0 {
+		t.Errorf("the second reply while the first waits for a retry: %+v, %v; want pending, never attempted", d, err)
 	}
 	e.srv.Kill(t)
 	if n := e.twilio.Attempts(); n != 0 {
@@ -154,9 +159,12 @@ func killBetweenCommitAndSend(t *testing.T) {
 	e.start(e.twilio.URL)
 	for i, m := range greeting {
 		d := e.waitSMS(m.ID, "accepted after the restart", func(d client.SMSDelivery) bool { return d.State == "accepted" })
-		if d.Attempts <= pending[i].Attempts || d.ProviderMessageID == nil {
-			t.Errorf("after the restart: %+v; want more attempts than the %d before the crash, and the provider's id", d, pending[i].Attempts)
+		if i == 0 && d.Attempts <= first.Attempts || d.ProviderMessageID == nil {
+			t.Errorf("after the restart: %+v; want it accepted (the first reply after more attempts than its %d before the crash)", d, first.Attempts)
 		}
+	}
+	if got := e.twilio.Messages(); len(got) != 2 || got[0].Body != greeting[0].Text || got[1].Body != greeting[1].Text {
+		t.Errorf("the API accepted %+v, want the greeting's two replies in order", got)
 	}
 
 	// The API holds the next request; the process dies while it waits.

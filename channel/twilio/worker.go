@@ -24,7 +24,8 @@ const (
 	defaultConcurrency = 8
 )
 
-// Worker sends the SMS outbox through the Messages API. Workers in
+// Worker sends the SMS outbox through the Messages API, one message of a
+// conversation at a time, in the conversation's order. Workers in
 // several processes share the outbox: each message is claimed by one of
 // them, with a lease of twice the send timeout, so a live worker always
 // records its answer (or gives up on the request) before its lease ends;
@@ -94,6 +95,11 @@ func (w *Worker) Run(ctx context.Context) {
 			go func() {
 				defer func() { <-slots; inflight.Done() }()
 				w.send(context.WithoutCancel(ctx), client, m, log)
+				// The conversation's next message may be claimed now.
+				select {
+				case wake <- struct{}{}:
+				default:
+				}
 			}()
 		}
 		if len(claimed) > 0 && len(claimed) == free {
