@@ -206,6 +206,9 @@ func TestConsoleBrowser(t *testing.T) {
 	if code := b.eval("operation error", `[...document.querySelectorAll("ol.steps .badge.error")].map(e => e.textContent).join(",")`); code != "identifier_taken" {
 		t.Errorf("operation errors highlighted in the trace: %q, want identifier_taken", code)
 	}
+	if bot := b.eval("bot", `document.querySelector("a[href^='/console/apps/']").textContent`); bot != "Number bot" {
+		t.Errorf("the conversation's bot is shown as %q, want its app's name", bot)
+	}
 
 	b.do("identifier-taken",
 		chromedp.Navigate(b.url("/console/customers/"+customer)),
@@ -216,6 +219,9 @@ func TestConsoleBrowser(t *testing.T) {
 		chromedp.ScrollIntoView(css("#identifier")),
 		b.shot("08-identifier-taken"),
 	)
+	if n := b.eval("customer column", `String(document.querySelectorAll("td[data-label=Customer]").length)`); n != "0" {
+		t.Errorf("the customer's own page repeats the customer in %s conversation rows", n)
+	}
 	errText := b.text("identifier_taken error", "#identifier .error")
 	holderLink := b.eval("holder link", `document.querySelector("#identifier .error a").getAttribute("href")`)
 	if !strings.Contains(errText, other.CustomerID) || holderLink != "/console/customers/"+other.CustomerID {

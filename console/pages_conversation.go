@@ -12,8 +12,10 @@ import (
 const transcriptPage = 100
 
 type conversationView struct {
-	Conv     domain.Conversation
-	Channel  string
+	Conv    domain.Conversation
+	Channel string
+	// AppName names the conversation's bot ("" if its app is gone).
+	AppName  string
 	Customer domain.Customer
 	Messages []domain.Message
 	// LastSeq is the last message shown; the live stream continues after it.
@@ -70,6 +72,11 @@ func (c *Console) conversationView(r *http.Request, op *operator, id domain.Conv
 		return v, err
 	}
 	v.Channel = channels[v.Conv.ResourceID]
+	if app, err := c.svc.GetApp(ctx, org, v.Conv.AppID); err == nil {
+		v.AppName = app.Name
+	} else if domain.ErrorCode(err) != domain.CodeNotFound {
+		return v, err
+	}
 	msgs, err := c.svc.ListMessages(ctx, org, id, after, transcriptPage+1)
 	if err != nil {
 		return v, err

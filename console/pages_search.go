@@ -25,6 +25,9 @@ type conversationPage struct {
 	Rows []conversationRow
 	// Next is the URL of the next (older) page, "" on the last.
 	Next string
+	// OneCustomer is true when every row is one customer's (no customer
+	// column then).
+	OneCustomer bool
 }
 
 // listConversations reads one page of conversations matching f (its
@@ -44,7 +47,7 @@ func (c *Console) listConversations(r *http.Request, org domain.OrgID, f domain.
 	if err != nil {
 		return conversationPage{}, err
 	}
-	var p conversationPage
+	p := conversationPage{OneCustomer: f.CustomerID != ""}
 	if len(cs) > pageSize {
 		cs = cs[:pageSize]
 		last := cs[len(cs)-1]
