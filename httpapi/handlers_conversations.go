@@ -194,8 +194,9 @@ type addMessageRequest struct {
 	Direction string `json:"direction"`
 	Text      string `json:"text"`
 	// ClientID is the sender's id of an inbound message: resending it
-	// stores nothing and answers the first message again.
-	ClientID string `json:"clientId"`
+	// stores nothing and answers the first message again. Absent means
+	// none; present and empty is invalid_argument.
+	ClientID *string `json:"clientId"`
 }
 
 // addMessage writes a message; an inbound one runs the bot's turn and the
@@ -209,8 +210,11 @@ func (s *server) addMessage(w http.ResponseWriter, r *http.Request) error {
 	if req.Direction == "" {
 		req.Direction = string(domain.Inbound)
 	}
+	if req.ClientID != nil && *req.ClientID == "" {
+		return domain.Errorf(domain.CodeInvalidArgument, "clientId is empty: leave it out for a message without one")
+	}
 	answer := answerWithStatus(r, receivedStatus, toReceived)
-	rec, err := s.svc.AddMessage(r.Context(), orgOf(r), conversationID(r), domain.Direction(req.Direction), req.Text, req.ClientID)
+	rec, err := s.svc.AddMessage(r.Context(), orgOf(r), conversationID(r), domain.Direction(req.Direction), req.Text, deref(req.ClientID))
 	if err != nil {
 		return err
 	}

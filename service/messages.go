@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"strconv"
+	"strings"
 
 	"github.com/parleyhq/parley/domain"
 )
@@ -58,6 +59,9 @@ func checkMessage(text string) error {
 func checkClientID(clientID string) error {
 	if clientID == "" {
 		return nil
+	}
+	if strings.TrimSpace(clientID) == "" {
+		return invalidf("clientId is blank")
 	}
 	return checkText("clientId", clientID, maxClientIDLen, false)
 }
