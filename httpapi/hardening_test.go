@@ -237,6 +237,8 @@ func TestImplausibleIDs(t *testing.T) {
 		{"long externalId filter", "GET", "/v1/conversations?externalId=" + strings.Repeat("é", maxExternalIDLen+1), "", 400, domain.CodeInvalidArgument, "externalId"},
 		{"NUL runs cursor", "GET", "/v1/runs?before=run%00", "", 400, domain.CodeInvalidArgument, "before"},
 		{"invalid UTF-8 messages cursor", "GET", "/v1/conversations/" + conv + "/messages?after=%ff", "", 400, domain.CodeInvalidArgument, "after"},
+		{"negative event cursor", "GET", "/v1/events?after=-1", "", 400, domain.CodeInvalidArgument, "after must be an integer of 0 or more"},
+		{"negative limit", "GET", "/v1/events?limit=-1", "", 400, domain.CodeInvalidArgument, "limit"},
 		{"huge cursor time", "GET", "/v1/conversations?cursor=" + cursorOf("9223372036854775807|"+conv), "", 400, domain.CodeInvalidArgument, "cursor"},
 		{"cursor before year 1", "GET", "/v1/conversations?cursor=" + cursorOf("-62135596800000001|"+conv), "", 400, domain.CodeInvalidArgument, "cursor"},
 		{"NUL in cursor id", "GET", "/v1/conversations?cursor=" + cursorOf("1|conv\x00"), "", 400, domain.CodeInvalidArgument, "cursor"},

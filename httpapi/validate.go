@@ -98,16 +98,16 @@ func queryText(q url.Values, name string, maxLen int) (string, error) {
 	return v, nil
 }
 
-// queryInt parses an optional integer query parameter.
-// Errors: invalid_argument.
+// queryInt parses an optional integer query parameter of 0 or more (a
+// cursor, a limit). Errors: invalid_argument.
 func queryInt(q url.Values, name string, fallback int64) (int64, error) {
 	v := q.Get(name)
 	if v == "" {
 		return fallback, nil
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return 0, invalid("query parameter %s must be an integer", name)
+	if err != nil || n < 0 {
+		return 0, invalid("query parameter %s must be an integer of 0 or more", name)
 	}
 	return n, nil
 }
