@@ -47,9 +47,10 @@ const (
 	// after it, the request is taken for dead (a crashed server) and a
 	// retry runs instead of answering conflict forever.
 	idempotencyLease = 2 * time.Minute
-	// IdempotencyRetention is how long a key is remembered at all (the
-	// retention worker deletes older records).
-	IdempotencyRetention = 24 * time.Hour
+	// DefaultIdempotencyRetention is how long a key is remembered at all
+	// unless Config.IdempotencyRetention says otherwise (the retention
+	// worker deletes older records).
+	DefaultIdempotencyRetention = 24 * time.Hour
 )
 
 // Replay is a stored response to repeat for a retried request.
@@ -127,7 +128,7 @@ func (s *Service) BeginIdempotent(ctx context.Context, org domain.OrgID, key, re
 		if err != nil {
 			return err
 		}
-		if found && (now.Sub(rec.CreatedAt) >= IdempotencyRetention || (rec.Status == 0 && now.Sub(rec.CreatedAt) >= idempotencyLease)) {
+		if found && (now.Sub(rec.CreatedAt) >= s.idempotencyRetention || (rec.Status == 0 && now.Sub(rec.CreatedAt) >= idempotencyLease)) {
 			if err := tx.DeleteIdempotency(ctx, org, key); err != nil {
 				return err
 			}

@@ -31,6 +31,10 @@ type Config struct {
 	// RunLog receives the records of read-only runs and failed runs (see
 	// Run). Nil records each one at once in a transaction of its own.
 	RunLog RunLog
+	// IdempotencyRetention is how long an Idempotency-Key is remembered
+	// (DefaultIdempotencyRetention when zero); the retention worker
+	// should delete records after the same time.
+	IdempotencyRetention time.Duration
 }
 
 // RunLog writes run records off the request path (package runlog batches
@@ -53,6 +57,8 @@ type Service struct {
 	bots        *botCache
 
 	runLog RunLog
+	// idempotencyRetention is Config.IdempotencyRetention or its default.
+	idempotencyRetention time.Duration
 
 	// verified caches licence tokens whose signature checked out; tokens
 	// are immutable, so only expiry and org are checked again per use.
@@ -82,6 +88,11 @@ func New(cfg Config) *Service {
 		webhooks:    cfg.Webhooks,
 		log:         logger,
 		runLog:      cfg.RunLog,
+
+		idempotencyRetention: cfg.IdempotencyRetention,
+	}
+	if s.idempotencyRetention <= 0 {
+		s.idempotencyRetention = DefaultIdempotencyRetention
 	}
 	if s.runLog == nil {
 		s.runLog = syncRunLog{store: cfg.Store, log: logger}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/domain"
+	"github.com/parleyhq/parley/identifier"
 	"github.com/parleyhq/parley/service"
 )
 
@@ -230,5 +231,22 @@ func opsIdempotency(t *testing.T, store domain.Store) {
 	must(t, w.Service.ReleaseIdempotent(ctx, failed))
 	if replay, claim, err := begin("failed", "h4"); replay != nil || claim == nil || err != nil {
 		t.Fatalf("after a failure: %v %v %v, want the key free", replay, claim, err)
+	}
+
+	// A shorter configured retention forgets a completed key sooner.
+	short := service.New(service.Config{Store: store, Clock: w.Clock, IDs: w.IDs, Licenses: w.Verifier,
+		Identifiers: identifier.Normalizer{}, IdempotencyRetention: 10 * time.Minute})
+	_, claim, err = short.BeginIdempotent(ctx, w.Org, "short", "h5")
+	must(t, err)
+	claim.SetResponder(respond)
+	_, err = short.CreateApp(service.WithIdempotency(ctx, claim), w.Org, "short")
+	must(t, err)
+	w.Clock.Advance(9 * time.Minute)
+	if replay, _, err := short.BeginIdempotent(ctx, w.Org, "short", "h5"); err != nil || replay == nil {
+		t.Fatalf("within the short retention: %+v %v, want the stored response", replay, err)
+	}
+	w.Clock.Advance(2 * time.Minute)
+	if replay, claim, err := short.BeginIdempotent(ctx, w.Org, "short", "h5"); replay != nil || claim == nil || err != nil {
+		t.Fatalf("after the short retention: %v %v %v, want the key forgotten", replay, claim, err)
 	}
 }

@@ -223,3 +223,35 @@ func TestSQLiteSyncFlag(t *testing.T) {
 		t.Errorf("migrate printed %q, want synchronous=full by default", out)
 	}
 }
+
+func TestServeRetentionFlags(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		env        map[string]string
+		keep, idem time.Duration
+		wantErr    string
+	}{
+		{name: "defaults", keep: 30 * 24 * time.Hour, idem: 24 * time.Hour},
+		{name: "short, for a soak", args: []string{"--retention", "2m", "--idempotency-retention", "2m"}, keep: 2 * time.Minute, idem: 2 * time.Minute},
+		{name: "environment", env: map[string]string{"PARLEY_RETENTION": "48h", "PARLEY_IDEMPOTENCY_RETENTION": "1h"}, keep: 48 * time.Hour, idem: time.Hour},
+		{name: "retention not positive", args: []string{"--retention", "0s"}, wantErr: "--retention"},
+		{name: "idempotency shorter than the lease", args: []string{"--idempotency-retention", "90s"}, wantErr: "--idempotency-retention must be at least 2m0s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &cli{getenv: envOf(tt.env), stdout: io.Discard, stderr: io.Discard}
+			cfg, err := parseServeFlags(c, tt.args)
+			if tt.wantErr != "" {
+				var usage *usageError
+				if !errors.As(err, &usage) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want a usage error mentioning %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || cfg.retention != tt.keep || cfg.idempotencyRetention != tt.idem {
+				t.Fatalf("retention %s, idempotency %s (%v), want %s and %s", cfg.retention, cfg.idempotencyRetention, err, tt.keep, tt.idem)
+			}
+		})
+	}
+}

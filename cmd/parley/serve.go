@@ -38,6 +38,10 @@ import (
 // SIGINT or SIGTERM.
 const shutdownTimeout = 10 * time.Second
 
+// minIdempotencyRetention is the shortest --idempotency-retention: a key
+// must outlive the lease of a request still in progress.
+const minIdempotencyRetention = 2 * time.Minute
+
 // defaultMaxBody fits the largest bot definition (1 MiB) with room to spare.
 const defaultMaxBody = 2 << 20
 
@@ -54,8 +58,9 @@ type serveConfig struct {
 	twilioBaseURL  string
 	smsSendTimeout time.Duration
 	webhooks       webhookFlags
-	// retention is how long runs and events are kept.
-	retention time.Duration
+	// retention is how long runs and events are kept, and
+	// idempotencyRetention how long Idempotency-Keys are remembered.
+	retention, idempotencyRetention time.Duration
 }
 
 // webhookFlags configure webhook delivery.
@@ -88,14 +93,19 @@ func parseServeFlags(c *cli, args []string) (serveConfig, error) {
 	concurrency := f.Int("webhooks-concurrency", "PARLEY_WEBHOOKS_CONCURRENCY", webhook.DefaultConcurrency,
 		"webhook requests in flight at most in this process")
 	keep := f.Duration("retention", "PARLEY_RETENTION", retention.DefaultKeep,
-		"how long operation runs and events are kept (e.g. 720h, the default: 30 days); idempotency records are kept 24h")
+		"how long operation runs and events are kept (e.g. 720h, the default: 30 days)")
+	keepIdem := f.Duration("idempotency-retention", "PARLEY_IDEMPOTENCY_RETENTION", service.DefaultIdempotencyRetention,
+		"how long an Idempotency-Key is remembered (a retry after it runs again); at least "+minIdempotencyRetention.String()+", the lease of a request in progress")
 	if err := f.parse(args); err != nil {
 		return cfg, err
 	}
 	if *keep <= 0 {
 		return cfg, usagef("parley serve: --retention must be positive")
 	}
-	cfg.retention = *keep
+	if *keepIdem < minIdempotencyRetention {
+		return cfg, usagef("parley serve: --idempotency-retention must be at least %s", minIdempotencyRetention)
+	}
+	cfg.retention, cfg.idempotencyRetention = *keep, *keepIdem
 	if *timeout <= 0 || *concurrency <= 0 {
 		return cfg, usagef("parley serve: --webhooks-timeout and --webhooks-concurrency must be positive")
 	}
@@ -133,6 +143,11 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 // the identifier rules, a verifier trusting keys, the webhook guard and the
 // run log (nil: runs recorded one transaction each, as admin commands do).
 func newService(store domain.Store, keys operatorKeys, guard *webhook.Guard, runs *runlog.Log, logger *slog.Logger) *service.Service {
+	return service.New(serviceConfig(store, keys, guard, runs, logger))
+}
+
+// serviceConfig is the configuration newService wires.
+func serviceConfig(store domain.Store, keys operatorKeys, guard *webhook.Guard, runs *runlog.Log, logger *slog.Logger) service.Config {
 	cfg := service.Config{
 		Store:       store,
 		Clock:       clock.System{},
@@ -147,7 +162,7 @@ func newService(store domain.Store, keys operatorKeys, guard *webhook.Guard, run
 	if guard != nil {
 		cfg.Webhooks = guard
 	}
-	return service.New(cfg)
+	return cfg
 }
 
 // startWebhooks runs the webhook delivery worker until ctx is cancelled;
@@ -173,9 +188,9 @@ func startWebhooks(ctx context.Context, cfg webhookFlags, store domain.Store, sv
 // startRetention deletes expired runs, events and idempotency records
 // every minute until ctx is cancelled; the returned channel closes when
 // the worker has stopped.
-func startRetention(ctx context.Context, keep time.Duration, store domain.Store, reg prometheus.Registerer, logger *slog.Logger) <-chan struct{} {
+func startRetention(ctx context.Context, keep, keepIdempotency time.Duration, store domain.Store, reg prometheus.Registerer, logger *slog.Logger) <-chan struct{} {
 	worker := retention.New(retention.Config{
-		Store: store, Clock: clock.System{}, Keep: keep, KeepIdempotency: service.IdempotencyRetention,
+		Store: store, Clock: clock.System{}, Keep: keep, KeepIdempotency: keepIdempotency,
 		Metrics: reg, Logger: logger,
 	})
 	done := make(chan struct{})
@@ -220,11 +235,13 @@ func cmdServe(ctx context.Context, c *cli, args []string) error {
 	registry := newMetricsRegistry()
 	runs := runlog.New(runlog.Config{Store: store, Metrics: registry, Logger: logger})
 	defer closeRunLog(runs, logger) // after the HTTP server, before the store
-	svc := newService(store, keys, guard, runs, logger)
+	svcConfig := serviceConfig(store, keys, guard, runs, logger)
+	svcConfig.IdempotencyRetention = cfg.idempotencyRetention
+	svc := service.New(svcConfig)
 	workerCtx, stopWorker := context.WithCancel(ctx)
 	defer stopWorker()
 	webhooksDone := startWebhooks(workerCtx, cfg.webhooks, store, svc, guard, registry, logger)
-	retentionDone := startRetention(workerCtx, cfg.retention, store, registry, logger)
+	retentionDone := startRetention(workerCtx, cfg.retention, cfg.idempotencyRetention, store, registry, logger)
 	defer func() { stopWorker(); <-webhooksDone; <-retentionDone }() // before the store closes
 	channelMetrics := channel.NewMetrics(registry)
 	notifier, _ := store.(domain.Notifier)
