@@ -41,10 +41,12 @@ type benchConfig struct {
 	scenario string
 	// think is a web chat visitor's mean pause between messages.
 	think time.Duration
+	// soak configures bench.ScenarioSoak (soak.go).
+	soak *soakFlags
 }
 
 // benchScenarios are the --scenario values.
-var benchScenarios = []string{bench.ScenarioOperations, bench.ScenarioBot, bench.ScenarioSMS, bench.ScenarioWebChat, bench.ScenarioWebChatIdle}
+var benchScenarios = []string{bench.ScenarioOperations, bench.ScenarioBot, bench.ScenarioSMS, bench.ScenarioWebChat, bench.ScenarioWebChatIdle, bench.ScenarioSoak}
 
 func parseBenchFlags(c *cli, args []string) (benchConfig, error) {
 	f := newFlagSet("bench", "Drive a server with concurrent clients calling update_customer_identifier and\n"+
@@ -67,13 +69,15 @@ func parseBenchFlags(c *cli, args []string) (benchConfig, error) {
 	scenario := f.String("scenario", "", bench.ScenarioOperations, "operations: the data operations; bot: every client converses with the example bot (examples/change-number), one turn per message;\n"+
 		"sms: every client texts the example bot through Twilio's inbound webhook (to the replies queued);\n"+
 		"webchat: --clients visitors converse with the example bot over web chat sockets, each pausing about --think between messages (round trip: sent until the bot's replies arrive);\n"+
-		"webchat-idle: --clients web chat sockets start a conversation each and stay idle for --duration; the server's RSS is read from its /metrics (needs --url: a separate parley serve)")
+		"webchat-idle: --clients web chat sockets start a conversation each and stay idle for --duration; the server's RSS is read from its /metrics (needs --url: a separate parley serve);\n"+
+		"soak: a steady mixed load at --rate for --duration (default 10m), sampling the database and the server's RSS every --sample, with a verdict (with --self: a parley serve child with a short --retention)")
 	think := f.Duration("think", "", 5*time.Second, "webchat: a visitor's mean pause between two messages")
+	soak := addSoakFlags(f)
 	if err := f.parse(args); err != nil {
 		return benchConfig{}, err
 	}
 	cfg := benchConfig{url: *url, key: *key, self: *self, clients: *clients, duration: *duration,
-		store: benchStore{database: *database, sqliteSync: *sqliteSync}, cpuProfile: *cpuProfile, scenario: *scenario, think: *think}
+		store: benchStore{database: *database, sqliteSync: *sqliteSync}, cpuProfile: *cpuProfile, scenario: *scenario, think: *think, soak: soak}
 	switch {
 	case cfg.self == (cfg.url != ""):
 		return cfg, usagef("parley bench: give either --url (with --key) or --self")
@@ -92,13 +96,16 @@ func parseBenchFlags(c *cli, args []string) (benchConfig, error) {
 	case !validSQLiteSync(cfg.store.sqliteSync):
 		return cfg, usagef("parley bench: --sqlite-sync must be full or normal, got %q", cfg.store.sqliteSync)
 	}
-	return cfg, nil
+	return cfg, soak.check(f, &cfg)
 }
 
 func cmdBench(ctx context.Context, c *cli, args []string) error {
 	cfg, err := parseBenchFlags(c, args)
 	if err != nil {
 		return err
+	}
+	if cfg.scenario == bench.ScenarioSoak {
+		return benchSoak(ctx, c, cfg, cfg.soak)
 	}
 	if cfg.cpuProfile != "" {
 		stop, err := startCPUProfile(cfg.cpuProfile)
