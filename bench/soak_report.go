@@ -227,14 +227,19 @@ func (r SoakReport) printCalls(w io.Writer) {
 		fmt.Fprintf(w, "%s\t%d\t%d\t%.1f\t%s\t%s\n", s.Op, s.Ops, s.Errors, s.Throughput(), formatLatency(s.P50), formatLatency(s.P99))
 	}
 	fmt.Fprintf(w, "webhook requests received\t%d\t\t\t\t\n", r.WebhooksReceived)
+	if n := len(r.Samples); n > 0 && r.Samples[n-1].Err == nil {
+		fmt.Fprintf(w, "run records the server dropped\t%.0f\t\t\t\t\n", r.Samples[n-1].Server.RunLogDropped)
+	}
 }
 
 // printSamples writes one row per sample (sizes in MiB).
 func (r SoakReport) printSamples(w io.Writer) {
 	fmt.Fprintf(w, "t\tcalls\tfailed\tdb MiB\tWAL\tbounded\tkept\tRSS MiB\theap\tgoroutines\truns\tevents\tidempotency\tdeliveries\tattempts\tconversations\tmessages\tdeleted\n")
+	var failed []string
 	for _, s := range r.Samples {
 		if s.Err != nil {
-			fmt.Fprintf(w, "%s\t%d\t%d\tsample failed: %v\n", s.At.Round(time.Second), s.Calls, s.Failed, s.Err)
+			fmt.Fprintf(w, "%s\t%d\t%d\tfailed%s\n", s.At.Round(time.Second), s.Calls, s.Failed, strings.Repeat("\t-", 14))
+			failed = append(failed, fmt.Sprintf("sample at %s failed: %v", s.At.Round(time.Second), s.Err))
 			continue
 		}
 		rows := func(t string) int64 { return s.DB.Tables[t].Rows }
@@ -243,6 +248,9 @@ func (r SoakReport) printSamples(w io.Writer) {
 			mb(float64(s.DB.BoundedBytes())), mb(float64(s.DB.KeptBytes())), mb(s.Server.RSS), mb(s.Server.HeapInuse),
 			s.Server.Goroutines, rows("operation_runs"), rows("events"), rows("idempotency_keys"),
 			rows("webhook_deliveries"), rows("webhook_attempts"), rows("conversations"), rows("messages"), s.Server.RetentionDeleted)
+	}
+	for _, f := range failed {
+		fmt.Fprintln(w, f)
 	}
 }
 

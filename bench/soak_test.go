@@ -118,7 +118,7 @@ func TestSoakReportPrint(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"update_customer_identifier  10", "sample failed: timeout", "webhook_attempts rows", "GROWS", "kept by design",
+		"sample at 1m0s failed: timeout", "webhook_attempts rows", "GROWS", "kept by design",
 		"verdict: NOT MET, still growing in the last quarter: webhook_attempts rows",
 	} {
 		if !strings.Contains(out.String(), want) {
