@@ -21,6 +21,8 @@ const SoakBound = 0.15
 const (
 	soakRowSlack       = 50
 	soakGoroutineSlack = 10
+	// soakTableSlack is a few pages of a small table or index.
+	soakTableSlack = 64 << 10
 )
 
 // SoakReport is the result of RunSoak.
@@ -64,8 +66,8 @@ type SoakCheck struct {
 // SoakVerdict judges a soak's samples.
 type SoakVerdict struct {
 	// Checks are the series that must stay bounded: the database bytes
-	// retention bounds, the rows of BoundedTables, the server's RSS and
-	// goroutines.
+	// retention bounds, the rows and bytes of BoundedTables, the server's
+	// RSS and goroutines.
 	Checks []SoakCheck
 	// Kept are series that grow by design (the whole database, the
 	// customers' data), reported for information with Holds false when
@@ -114,7 +116,9 @@ func boundedSeries() []soakSeries {
 		value: func(s SoakSample) float64 { return float64(s.DB.BoundedBytes()) }}}
 	for _, table := range BoundedTables {
 		out = append(out, soakSeries{name: table + " rows", slack: soakRowSlack,
-			value: func(s SoakSample) float64 { return float64(s.DB.Tables[table].Rows) }})
+			value: func(s SoakSample) float64 { return float64(s.DB.Tables[table].Rows) }},
+			soakSeries{name: table + " bytes", bytes: true, slack: soakTableSlack,
+				value: func(s SoakSample) float64 { return float64(s.DB.Tables[table].Bytes) }})
 	}
 	return append(out,
 		soakSeries{name: "server RSS", bytes: true, value: func(s SoakSample) float64 { return s.Server.RSS }},

@@ -67,6 +67,14 @@ func TestJudge(t *testing.T) {
 			grew: []string{"database bytes bounded by retention"},
 		},
 		{
+			name: "a table bloating at a steady row count (no VACUUM)",
+			samples: soakSamples(31, func(i int, s *SoakSample) {
+				s.DB.Tables["events"] = TableSize{Rows: 4000, Bytes: int64(i) << 22}
+				s.DB.Bytes += int64(i) << 22
+			}),
+			grew: []string{"database bytes bounded by retention", "events bytes"},
+		},
+		{
 			name: "a failed sample is left out",
 			samples: soakSamples(31, func(i int, s *SoakSample) {
 				if i == 29 {
