@@ -44,3 +44,14 @@ func (t *tx) deleteBatch(ctx context.Context, what, sql string, before time.Time
 	}
 	return int(tag.RowsAffected()), nil
 }
+
+// Autovacuum reports whether the server's autovacuum is on. Retention
+// deletes rows; PostgreSQL reuses their space only once a VACUUM has run,
+// so without autovacuum (or a scheduled VACUUM) the database keeps growing.
+func (db *DB) Autovacuum(ctx context.Context) (bool, error) {
+	var on bool
+	if err := db.pool.QueryRow(ctx, `SELECT current_setting('autovacuum')::boolean`).Scan(&on); err != nil {
+		return false, fmt.Errorf("postgres: autovacuum setting: %w", err)
+	}
+	return on, nil
+}

@@ -504,3 +504,17 @@ func assertCount(t *testing.T, db *DB, want int, sql string, args ...any) {
 		t.Errorf("%s = %d, want %d", sql, got, want)
 	}
 }
+
+func TestAutovacuumSetting(t *testing.T) {
+	t.Parallel()
+	db := OpenTestStore(t)
+	ctx := context.Background()
+	var setting string
+	if err := db.pool.QueryRow(ctx, `SHOW autovacuum`).Scan(&setting); err != nil {
+		t.Fatal(err)
+	}
+	on, err := db.Autovacuum(ctx)
+	if err != nil || on != (setting == "on") {
+		t.Fatalf("Autovacuum() = %v, %v; SHOW autovacuum says %q", on, err, setting)
+	}
+}

@@ -96,9 +96,19 @@ func orDefault[T ~int64](v, def T) T {
 	return v
 }
 
+// Vacuumed is implemented by stores whose deleted rows' space is reused
+// only after a background VACUUM (PostgreSQL): Autovacuum says whether the
+// server runs it.
+type Vacuumed interface {
+	Autovacuum(ctx context.Context) (bool, error)
+}
+
 // Run runs a pass now and then every Interval until ctx ends. A failed pass
-// is logged and the next one tries again.
+// is logged and the next one tries again. On a store whose autovacuum is
+// off it first logs a warning: deleting rows then does not stop the
+// database from growing.
 func (w *Worker) Run(ctx context.Context) error {
+	w.checkVacuum(ctx)
 	for {
 		if _, err := w.Pass(ctx); err != nil && ctx.Err() == nil {
 			w.log.Error("retention pass failed", "err", err)
@@ -107,6 +117,22 @@ func (w *Worker) Run(ctx context.Context) error {
 		if err := sleep(ctx, w.cfg.Interval+jitter); err != nil {
 			return nil
 		}
+	}
+}
+
+// checkVacuum warns when the store's autovacuum is off.
+func (w *Worker) checkVacuum(ctx context.Context) {
+	v, ok := w.cfg.Store.(Vacuumed)
+	if !ok {
+		return
+	}
+	on, err := v.Autovacuum(ctx)
+	switch {
+	case err != nil:
+		w.log.Warn("retention: cannot read the autovacuum setting", "err", err)
+	case !on:
+		w.log.Warn("autovacuum is off: the space of rows retention deletes (and of updated rows) is reused only after VACUUM; " +
+			"without autovacuum or a scheduled VACUUM the database keeps growing")
 	}
 }
 
