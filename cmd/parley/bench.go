@@ -77,7 +77,7 @@ func parseBenchFlags(c *cli, args []string) (benchConfig, error) {
 		return benchConfig{}, err
 	}
 	cfg := benchConfig{url: *url, key: *key, self: *self, clients: *clients, duration: *duration,
-		store: benchStore{database: *database, sqliteSync: *sqliteSync}, cpuProfile: *cpuProfile, scenario: *scenario, think: *think, soak: soak}
+		store: benchStore{database: *database, sqliteSync: *sqliteSync}, cpuProfile: *cpuProfile, scenario: *scenario, think: *think}
 	switch {
 	case cfg.self == (cfg.url != ""):
 		return cfg, usagef("parley bench: give either --url (with --key) or --self")
@@ -105,7 +105,7 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if cfg.scenario == bench.ScenarioSoak {
-		return benchSoak(ctx, c, cfg, cfg.soak)
+		return benchSoak(ctx, c, cfg)
 	}
 	if cfg.cpuProfile != "" {
 		stop, err := startCPUProfile(cfg.cpuProfile)

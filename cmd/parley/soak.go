@@ -28,13 +28,11 @@ const (
 
 // soakFlags configure --scenario soak.
 type soakFlags struct {
-	rate                    *int
-	sample                  *time.Duration
-	retention, idempotency  *time.Duration
-	serverData              *string
-	webhooks                *bool
-	durationGiven           bool
-	resolvedRetention, idem time.Duration
+	rate                   *int
+	sample                 *time.Duration
+	retention, idempotency *time.Duration
+	serverData             *string
+	webhooks               *bool
 }
 
 // addSoakFlags adds the soak's flags to parley bench's.
@@ -51,12 +49,14 @@ func addSoakFlags(f *flagSet) *soakFlags {
 	}
 }
 
-// check validates the soak's flags once cfg is parsed, and defaults the
-// duration to 10 minutes when --duration was not given.
+// check validates the soak's flags once cfg is parsed, sets cfg.soak, and
+// defaults the duration to 10 minutes when --duration was not given. Other
+// scenarios ignore them.
 func (s *soakFlags) check(f *flagSet, cfg *benchConfig) error {
 	if cfg.scenario != bench.ScenarioSoak {
 		return nil
 	}
+	cfg.soak = s
 	if f.source("duration") == "the default" {
 		cfg.duration = soakDefaultDuration
 	}
@@ -72,7 +72,8 @@ func (s *soakFlags) check(f *flagSet, cfg *benchConfig) error {
 }
 
 // benchSoak runs --scenario soak and prints its report.
-func benchSoak(ctx context.Context, c *cli, cfg benchConfig, s *soakFlags) error {
+func benchSoak(ctx context.Context, c *cli, cfg benchConfig) error {
+	s := cfg.soak
 	tmp, err := os.MkdirTemp("", "parley-soak-")
 	if err != nil {
 		return err
