@@ -64,9 +64,10 @@ type ChannelTx interface {
 type Notifier interface {
 	// Subscribe calls fn with the payload of each notification on topic
 	// committed from now on, in commit order per process, and with "" when
-	// notifications may have been missed (a lost database connection):
-	// the subscriber must then read what it needs from the store again.
-	// fn must not block. cancel stops the calls.
+	// notifications may have been missed (the subscription taking effect
+	// on the database after Subscribe returned, or a lost database
+	// connection): the subscriber must then read what it needs from the
+	// store again. fn must not block. cancel stops the calls.
 	Subscribe(topic string, fn func(payload string)) (cancel func())
 }
 

@@ -55,17 +55,5 @@ func (h *Hub) Topics() []string {
 	return out
 }
 
-// Resync tells every subscriber of every topic that notifications may
-// have been missed (an empty payload).
-func (h *Hub) Resync() {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	for _, subs := range h.topics {
-		for _, fn := range subs {
-			fn("")
-		}
-	}
-}
-
 // Note is a notification waiting for its transaction's commit.
 type Note struct{ Topic, Payload string }

@@ -16,9 +16,12 @@ import (
 var _ domain.Notifier = (*DB)(nil)
 
 // Subscribe implements domain.Notifier with LISTEN on a connection of its
-// own, outside the pool, started with the first subscription. If that
-// connection is lost, the listener reconnects and calls every subscriber
-// with "" (notifications may have been missed meanwhile).
+// own, outside the pool, started with the first subscription. LISTEN takes
+// effect a moment after Subscribe returns (a connection to open, a
+// statement to run), and again after that connection is lost: each time
+// the topic's LISTEN is in effect, its subscribers are called with "", so
+// that they read again what was committed before (nothing committed
+// after is missed).
 func (db *DB) Subscribe(topic string, fn func(payload string)) (cancel func()) {
 	cancel = db.notes.hub.Subscribe(topic, fn)
 	db.notes.want(db, topic)
@@ -70,8 +73,8 @@ func (l *listener) run(ctx context.Context, db *DB) {
 	defer close(l.done)
 	for attempt := 0; ctx.Err() == nil; attempt++ {
 		if attempt > 0 {
-			// Anything committed while we were not listening is unknown.
-			l.hub.Resync()
+			// listenNew tells the subscribers to read again once LISTEN
+			// is back in effect.
 			_ = sleep(ctx, min(time.Duration(attempt)*100*time.Millisecond, 2*time.Second))
 		}
 		err := l.session(ctx, db)
@@ -118,7 +121,9 @@ func (l *listener) session(ctx context.Context, db *DB) error {
 	}
 }
 
-// listenNew issues LISTEN for the subscribed topics not listened to yet.
+// listenNew issues LISTEN for the subscribed topics not listened to yet,
+// then calls each one's subscribers with "": what was committed before
+// the LISTEN took effect was not notified to them.
 func (l *listener) listenNew(ctx context.Context, conn *pgx.Conn) error {
 	for _, topic := range l.hub.Topics() {
 		l.mu.Lock()
@@ -133,6 +138,7 @@ func (l *listener) listenNew(ctx context.Context, conn *pgx.Conn) error {
 		l.mu.Lock()
 		l.listening[topic] = true
 		l.mu.Unlock()
+		l.hub.Publish(topic, "")
 	}
 	return nil
 }

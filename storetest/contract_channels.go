@@ -25,8 +25,9 @@ func RunChannels(t *testing.T, newStore Factory) {
 
 // RunChannelRaces checks, on n stores of one database (as n server
 // processes), that concurrent claims never hand one SMS to two workers
-// nor two messages of one conversation at once, and that a notification committed through one store reaches the
-// subscribers of every store. SQLite delivers notifications in process
+// nor two messages of one conversation at once, and that a notification
+// committed through one store reaches the subscribers of every store, even
+// one that subscribed a moment before. SQLite delivers notifications in process
 // only, so crossStores says whether to expect them across stores.
 func RunChannelRaces(t *testing.T, open func(t testing.TB, n int) []domain.Store, crossStores bool) {
 	t.Run("Claims", func(t *testing.T) { testClaimRace(t, open(t, 3)) })
@@ -34,6 +35,11 @@ func RunChannelRaces(t *testing.T, open func(t testing.TB, n int) []domain.Store
 	t.Run("Notifications", func(t *testing.T) {
 		stores := open(t, 2)
 		seed(t, stores[0])
+		to := stores[0]
+		if crossStores {
+			to = stores[1]
+		}
+		testNotifyFromSubscribe(t, stores[0], to)
 		if crossStores {
 			testNotifyAcross(t, stores[0], stores[1])
 		} else {
@@ -220,15 +226,44 @@ func subscribe(t testing.TB, s domain.Store, topic string) (<-chan string, func(
 	return ch, cancel
 }
 
+// warmUp commits "ping" on topic until one reaches ch: the subscription
+// is then in effect (PostgreSQL's LISTEN starts after Subscribe returns).
+func warmUp(t testing.TB, s domain.Store, topic string, ch <-chan string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		update(t, s, func(ctx context.Context, tx domain.Tx) error { return tx.Notify(ctx, topic, "ping") })
+		select {
+		case <-ch:
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	t.Fatalf("no notification on %s reached the subscriber", topic)
+}
+
+// nextNote returns the next payload on ch within wait, skipping the
+// warm-up's pings (some may arrive after the first).
+func nextNote(ch <-chan string, wait time.Duration) (string, bool) {
+	timeout := time.After(wait)
+	for {
+		select {
+		case p := <-ch:
+			if p != "ping" {
+				return p, true
+			}
+		case <-timeout:
+			return "", false
+		}
+	}
+}
+
 func expectNote(t testing.TB, ch <-chan string, want string) {
 	t.Helper()
-	select {
-	case got := <-ch:
-		if got != want {
-			t.Errorf("notification %q, want %q", got, want)
-		}
-	case <-time.After(10 * time.Second):
+	if got, ok := nextNote(ch, 10*time.Second); !ok {
 		t.Errorf("notification %q never came", want)
+	} else if got != want {
+		t.Errorf("notification %q, want %q", got, want)
 	}
 }
 
@@ -237,27 +272,33 @@ func testNotify(t *testing.T, s domain.Store) {
 	testNotifyAcross(t, s, s)
 }
 
+// testNotifyFromSubscribe commits a notification through from right after
+// Subscribe on to returned, before a LISTEN connection can have started:
+// the subscriber gets it, or "" once the subscription is in effect (then
+// it reads the store again), never neither.
+func testNotifyFromSubscribe(t *testing.T, from, to domain.Store) {
+	got := make(chan string, 16)
+	cancel := to.(domain.Notifier).Subscribe("parley_first", func(p string) {
+		select {
+		case got <- p:
+		default:
+		}
+	})
+	t.Cleanup(cancel)
+	update(t, from, func(ctx context.Context, tx domain.Tx) error { return tx.Notify(ctx, "parley_first", "first") })
+	select {
+	case <-got: // "first", or "": read again
+	case <-time.After(10 * time.Second):
+		t.Fatal("a notification committed right after Subscribe was neither delivered nor followed by a call with \"\"")
+	}
+}
+
 // testNotifyAcross commits through from and listens on to.
 func testNotifyAcross(t *testing.T, from, to domain.Store) {
 	ch, _ := subscribe(t, to, "parley_test")
 	other, _ := subscribe(t, to, "parley_other")
-	// Let a LISTEN connection start before the first commit.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		update(t, from, func(ctx context.Context, tx domain.Tx) error { return tx.Notify(ctx, "parley_test", "ping") })
-		select {
-		case <-ch:
-		case <-time.After(200 * time.Millisecond):
-			if time.Now().Before(deadline) {
-				continue
-			}
-			t.Fatal("no notification reached the subscriber")
-		}
-		break
-	}
-	for len(ch) > 0 {
-		<-ch
-	}
+	warmUp(t, from, "parley_test", ch)
+	warmUp(t, from, "parley_other", other)
 	failed := errors.New("roll back")
 	err := tryUpdate(from, func(ctx context.Context, tx domain.Tx) error {
 		if err := tx.Notify(ctx, "parley_test", "rolled back"); err != nil {
@@ -280,10 +321,8 @@ func testNotifyAcross(t *testing.T, from, to domain.Store) {
 		expectNote(t, ch, fmt.Sprint("org_a conv_1 ", i+1))
 	}
 	expectNote(t, other, "other")
-	select {
-	case p := <-ch:
+	if p, ok := nextNote(ch, 100*time.Millisecond); ok {
 		t.Errorf("unexpected notification %q (a rolled-back one?)", p)
-	case <-time.After(100 * time.Millisecond):
 	}
 	if err := from.View(context.Background(), func(tx domain.Tx) error {
 		return tx.Notify(context.Background(), "parley_test", "read-only")
