@@ -59,7 +59,7 @@ type IdleConfig struct {
 
 // ServerMemory is what a server's /metrics says about its process.
 type ServerMemory struct {
-	RSS, HeapInuse, Goroutines, OpenFDs, OpenSockets float64
+	RSS, HeapInuse, Goroutines, OpenFDs, MaxFDs, OpenSockets float64
 }
 
 // readServerMemory reads the process and web chat gauges of /metrics.
@@ -71,7 +71,7 @@ func readServerMemory(ctx context.Context, c *client.Client) (ServerMemory, erro
 	var m ServerMemory
 	fields := map[string]*float64{
 		"process_resident_memory_bytes": &m.RSS, "go_memstats_heap_inuse_bytes": &m.HeapInuse,
-		"go_goroutines": &m.Goroutines, "process_open_fds": &m.OpenFDs, "parley_webchat_open_sockets": &m.OpenSockets,
+		"go_goroutines": &m.Goroutines, "process_open_fds": &m.OpenFDs, "process_max_fds": &m.MaxFDs, "parley_webchat_open_sockets": &m.OpenSockets,
 	}
 	sc := bufio.NewScanner(strings.NewReader(text))
 	for sc.Scan() {
@@ -113,6 +113,9 @@ func RunIdleSockets(ctx context.Context, cfg IdleConfig, target WebChatTarget) (
 		return r, fmt.Errorf("bench: setting up: %w", err)
 	}
 	if r.Before, err = readServerMemory(ctx, target.Client); err != nil {
+		return r, err
+	}
+	if err := checkFileLimits(cfg.Sockets, r.Before); err != nil {
 		return r, err
 	}
 	note(cfg.Progress, "opening %d sockets, %d at a time; each sends a first message", cfg.Sockets, cfg.Dialers)
