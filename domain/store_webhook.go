@@ -77,6 +77,11 @@ type WebhookTx interface {
 	WebhookQueue(ctx context.Context, now time.Time) (WebhookQueueStats, error)
 }
 
+// TopicWebhooks carries an org id when a transaction commits that made
+// webhook deliveries due (AppendEvent fanning an event out), to wake the
+// delivery workers of every process (domain.Notifier).
+const TopicWebhooks = "parley_webhooks"
+
 // WebhookEndpointID identifies a webhook endpoint ("whe_...").
 type WebhookEndpointID string
 

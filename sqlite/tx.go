@@ -18,6 +18,9 @@ type tx struct {
 	// notes collects the transaction's notifications, published after
 	// its commit; nil in read-only transactions.
 	notes *[]notify.Note
+	// notifiedWebhooks is set once the transaction has woken the webhook
+	// workers (fanOut).
+	notifiedWebhooks bool
 }
 
 var _ domain.Tx = (*tx)(nil)

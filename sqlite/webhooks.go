@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"time"
 
 	"github.com/parleyhq/parley/domain"
@@ -85,15 +86,29 @@ func (t *tx) DeleteWebhookEndpoint(ctx context.Context, org domain.OrgID, id dom
 }
 
 // fanOut makes the deliveries of the event just appended as seq: one per
-// enabled endpoint of its org subscribed to its type, due at once.
+// enabled endpoint of its org subscribed to its type, due at once. The
+// first event of a transaction that makes any wakes the delivery workers
+// of this process after the commit (domain.TopicWebhooks).
 func (t *tx) fanOut(ctx context.Context, seq int64, e domain.Event, payload string) error {
-	return t.insert(ctx, "fan out event",
+	res, err := t.exec(ctx,
 		`INSERT INTO webhook_deliveries (endpoint_id, event_seq, org_id, event_type, subject, payload, event_created_at,
 			state, attempts, next_attempt_at, lease, last_status, last_error)
 		SELECT id, ?, org_id, ?, ?, ?, ?, 'pending', 0, ?, '', 0, '' FROM webhook_endpoints
 		WHERE org_id = ? AND enabled = 1
 		AND (event_types = '[]' OR EXISTS (SELECT 1 FROM json_each(event_types) WHERE value = ?))`,
 		seq, e.Type, e.Subject, payload, micros(e.CreatedAt), micros(e.CreatedAt), e.OrgID, e.Type)
+	if err != nil {
+		return wrap("fan out event", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return wrap("fan out event", err)
+	}
+	if n == 0 || t.notifiedWebhooks {
+		return nil
+	}
+	t.notifiedWebhooks = true
+	return t.Notify(ctx, domain.TopicWebhooks, string(e.OrgID))
 }
 
 const deliveryColumns = `org_id, endpoint_id, event_seq, event_type, subject, payload, event_created_at, state,
@@ -124,41 +139,65 @@ func (t *tx) ClaimWebhookDeliveries(ctx context.Context, now, until time.Time, l
 		RETURNING `+deliveryColumns, micros(until), lease, micros(now), limitArg(limit))
 }
 
-// FinishWebhookAttempts records each attempt in turn (statements on the
-// one writer connection cost no round trip).
+// FinishWebhookAttempts records a batch with two statements, whatever its
+// size: one UPDATE of every delivery still under its lease and one INSERT
+// of every attempt, both reading the batch from one JSON array parameter
+// (json_each), so the cost per attempt is a row, not a statement.
 func (t *tx) FinishWebhookAttempts(ctx context.Context, fs []domain.WebhookFinish) ([]bool, error) {
+	if len(fs) == 0 {
+		return nil, nil
+	}
+	rows := make([][]any, len(fs))
+	for i, f := range fs {
+		d, a := f.Delivery, f.Attempt
+		rows[i] = []any{d.EndpointID, d.EventSeq, d.OrgID, f.Lease, d.State, d.Attempts, micros(d.NextAttemptAt),
+			micros(a.StartedAt), d.LastStatus, d.LastError, nullMicros(d.DeliveredAt), a.Attempt,
+			a.Latency.Microseconds(), a.Status, a.Error, a.ResponseExcerpt}
+	}
+	batch, err := json.Marshal(rows)
+	if err != nil {
+		return nil, wrap("finish webhook attempts", err)
+	}
+	done, err := list(ctx, t, "finish webhook attempts", func(s scanner) (finishKey, error) {
+		var k finishKey
+		return k, s.Scan(&k.endpoint, &k.seq)
+	}, `UPDATE webhook_deliveries AS d SET state = i.value->>4, attempts = i.value->>5, next_attempt_at = i.value->>6,
+			lease = '', first_attempt_at = COALESCE(d.first_attempt_at, i.value->>7), last_status = i.value->>8,
+			last_error = i.value->>9, delivered_at = i.value->>10
+		FROM json_each(?) AS i
+		WHERE d.endpoint_id = i.value->>0 AND d.event_seq = i.value->>1 AND d.org_id = i.value->>2
+			AND d.lease = i.value->>3 AND d.state = 'pending'
+		RETURNING endpoint_id, event_seq`, string(batch))
+	if err != nil {
+		return nil, err
+	}
+	err = t.insert(ctx, "log webhook attempts", `INSERT INTO webhook_attempts (endpoint_id, org_id, event_seq, attempt,
+			started_at, latency_us, status, error, response_excerpt)
+		SELECT i.value->>0, i.value->>2, i.value->>1, i.value->>11, i.value->>7, i.value->>12, i.value->>13,
+			i.value->>14, i.value->>15
+		FROM json_each(?) AS i
+		WHERE EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.id = i.value->>0 AND w.org_id = i.value->>2)
+		ORDER BY i.key`, string(batch))
+	if err != nil {
+		return nil, err
+	}
+	updated := make(map[finishKey]bool, len(done))
+	for _, k := range done {
+		updated[k] = true
+	}
 	applied := make([]bool, len(fs))
 	for i, f := range fs {
-		var err error
-		if applied[i], err = t.finishAttempt(ctx, f.Lease, f.Delivery, f.Attempt); err != nil {
-			return nil, err
-		}
+		k := finishKey{string(f.Delivery.EndpointID), f.Delivery.EventSeq}
+		applied[i] = updated[k]
+		delete(updated, k) // a delivery twice in one batch applies once
 	}
 	return applied, nil
 }
 
-// finishAttempt logs a and applies d when the lease still holds.
-func (t *tx) finishAttempt(ctx context.Context, lease string, d domain.WebhookDelivery, a domain.WebhookAttempt) (bool, error) {
-	res, err := t.exec(ctx,
-		`UPDATE webhook_deliveries SET state = ?, attempts = ?, next_attempt_at = ?, lease = '',
-			first_attempt_at = COALESCE(first_attempt_at, ?), last_status = ?, last_error = ?, delivered_at = ?
-		WHERE endpoint_id = ? AND event_seq = ? AND org_id = ? AND lease = ? AND state = 'pending'`,
-		d.State, d.Attempts, micros(d.NextAttemptAt), micros(a.StartedAt), d.LastStatus, d.LastError,
-		nullMicros(d.DeliveredAt), d.EndpointID, d.EventSeq, d.OrgID, lease)
-	if err != nil {
-		return false, wrap("finish webhook attempt", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, wrap("finish webhook attempt", err)
-	}
-	err = t.insert(ctx, "log webhook attempt",
-		`INSERT INTO webhook_attempts (endpoint_id, org_id, event_seq, attempt, started_at, latency_us, status, error,
-			response_excerpt)
-		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = ? AND org_id = ?)`,
-		a.EndpointID, a.OrgID, a.EventSeq, a.Attempt, micros(a.StartedAt), a.Latency.Microseconds(), a.Status, a.Error,
-		a.ResponseExcerpt, a.EndpointID, a.OrgID)
-	return n == 1, err
+// finishKey identifies a delivery in a finished batch.
+type finishKey struct {
+	endpoint string
+	seq      int64
 }
 
 // GetWebhookDelivery returns one delivery; CodeNotFound when none in org.

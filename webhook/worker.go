@@ -21,10 +21,15 @@ import (
 const (
 	DefaultConcurrency  = 16
 	DefaultPollInterval = 100 * time.Millisecond
-	queueReportInterval = 5 * time.Second
+	// notifiedPollInterval is the default PollInterval with a Notifier.
+	notifiedPollInterval = time.Second
+	queueReportInterval  = 5 * time.Second
 	// maxFinishBatch bounds how many attempts one transaction records.
-	maxFinishBatch = 256
-	// queueFactor sizes the queue of claimed jobs: this many per sender.
+	maxFinishBatch = 512
+	// maxClaim bounds how many deliveries one claim leases.
+	maxClaim = 512
+	// queueFactor sizes the queue of claimed jobs when it is slow: this
+	// many per sender.
 	queueFactor = 4
 )
 
@@ -46,8 +51,13 @@ type Config struct {
 	// dies mid-attempt leaves the delivery to others once it expires.
 	// Default: 3 × DefaultTimeout.
 	Lease time.Duration
+	// Notifier, when set, wakes the worker as soon as a commit made
+	// deliveries due (domain.TopicWebhooks), in this process or, on
+	// PostgreSQL, in any other.
+	Notifier domain.Notifier
 	// PollInterval is the pause between looks for due deliveries when
-	// none was found (default 100 ms).
+	// none was found: retries come due without a notification, and
+	// notifications may be missed (default 100 ms, 1 s with a Notifier).
 	PollInterval time.Duration
 	// DisableAfter is how long an endpoint may fail every attempt before
 	// it is disabled (default 5 days).
@@ -79,6 +89,9 @@ func NewWorker(cfg Config) *Worker {
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = DefaultPollInterval
+		if cfg.Notifier != nil {
+			cfg.PollInterval = notifiedPollInterval
+		}
 	}
 	if cfg.DisableAfter <= 0 {
 		cfg.DisableAfter = DefaultDisableAfter
@@ -121,39 +134,53 @@ type result struct {
 // (and those already claimed) finish, each within the sender's timeout,
 // records them and returns.
 //
-// Concurrency senders take jobs from a queue of queueFactor times as many
-// places; the loop refills the queue with one claim whenever half of it is
-// free, so claims stay large under load, and looks again after
-// PollInterval when a claim found less than it had room for. A job that
-// waited in the queue so long that its lease could expire during the
-// request is not sent (its lease expires and it is claimed again).
+// Concurrency senders take jobs from a queue that one loop refills with a
+// claim (of at most maxClaim) whenever a quarter of its target is free.
+// The target is what the senders complete in queueWindow at their recent
+// pace, between queueFactor × Concurrency and 2 × maxClaim, so claims (and their
+// transactions) are few and large under load and a slow endpoint does not
+// hold many deliveries. When a claim found less than it had room for, the
+// loop waits for the Notifier (a commit made deliveries due) or
+// PollInterval, whichever comes first. A job that waited in the queue so
+// long that its lease could expire during the request is not sent (its
+// lease expires and it is claimed again).
 func (w *Worker) Run(ctx context.Context) error {
-	jobs := make(chan job, queueFactor*w.cfg.Concurrency)
-	results := make(chan result, queueFactor*w.cfg.Concurrency)
+	capacity := max(2*maxClaim, queueFactor*w.cfg.Concurrency)
+	jobs := make(chan job, capacity)
+	results := make(chan result, 2*maxFinishBatch)
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
 		w.finishLoop(results)
 	}()
 	go w.reportQueue(ctx)
+	wake, space := make(chan struct{}, 1), make(chan struct{}, 1)
+	if w.cfg.Notifier != nil {
+		cancel := w.cfg.Notifier.Subscribe(domain.TopicWebhooks, func(string) { signal(wake) })
+		defer cancel()
+	}
+	p := newPace(queueFactor*w.cfg.Concurrency, capacity, w.cfg.Clock.Now())
 	detached := context.WithoutCancel(ctx)
 	var senders sync.WaitGroup
 	for range w.cfg.Concurrency {
 		senders.Go(func() {
 			for j := range jobs {
+				signal(space)
 				if w.cfg.Clock.Now().After(j.sendBy) {
 					continue // the lease could expire mid-request
 				}
 				results <- w.attempt(detached, j)
+				p.done.Add(1)
 			}
 		})
 	}
 	for ctx.Err() == nil {
-		room := cap(jobs) - len(jobs)
-		if room < (cap(jobs)+1)/2 {
-			sleep(ctx, time.Millisecond)
+		target := p.target(w.cfg.Clock.Now())
+		if len(jobs) > target*3/4 {
+			waitFor(ctx, space, w.cfg.PollInterval)
 			continue
 		}
+		room := min(maxClaim, target-len(jobs))
 		claimed, err := w.claim(ctx, room)
 		if err != nil && ctx.Err() == nil {
 			w.log.Error("claiming webhook deliveries", "err", err)
@@ -162,7 +189,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			jobs <- j
 		}
 		if len(claimed) < room {
-			sleep(ctx, w.cfg.PollInterval)
+			waitFor(ctx, wake, w.cfg.PollInterval)
 		}
 	}
 	close(jobs)
@@ -170,6 +197,51 @@ func (w *Worker) Run(ctx context.Context) error {
 	close(results)
 	<-finished
 	return nil
+}
+
+// queueWindow is how long the claimed jobs should last at the senders'
+// recent pace.
+const queueWindow = 500 * time.Millisecond
+
+// pace sizes the queue of claimed jobs from the senders' recent pace.
+type pace struct {
+	done     atomic.Int64 // attempts made
+	min, max int
+	rate     float64 // attempts per second, smoothed
+	counted  int64   // done at the last measure
+	at       time.Time
+}
+
+func newPace(lo, hi int, now time.Time) *pace { return &pace{min: lo, max: hi, at: now} }
+
+// target returns how many jobs the queue should hold; only the claiming
+// loop calls it.
+func (p *pace) target(now time.Time) int {
+	if elapsed := now.Sub(p.at); elapsed >= 50*time.Millisecond {
+		done := p.done.Load()
+		p.rate = 0.5*p.rate + 0.5*float64(done-p.counted)/elapsed.Seconds()
+		p.counted, p.at = done, now
+	}
+	return min(p.max, max(p.min, int(p.rate*queueWindow.Seconds())))
+}
+
+// signal makes a pending wake-up on ch, unless one is pending already.
+func signal(ch chan<- struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// waitFor waits for a signal on ch, d or ctx.
+func waitFor(ctx context.Context, ch <-chan struct{}, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // DeliverDue makes every attempt due now (by the worker's clock) and
@@ -244,167 +316,6 @@ func (w *Worker) attempt(ctx context.Context, j job) result {
 	outcome := w.cfg.Sender.Send(ctx, Message{URL: e.URL, ID: d.EventID(), Timestamp: started, Body: body, Secrets: secrets})
 	w.metrics.latency.Observe(outcome.Latency.Seconds())
 	return result{job: j, started: started, outcome: outcome}
-}
-
-// finishLoop records results as they come, many per transaction.
-func (w *Worker) finishLoop(results <-chan result) {
-	for r := range results {
-		batch := []result{r}
-	more:
-		for len(batch) < maxFinishBatch {
-			select {
-			case r, ok := <-results:
-				if !ok {
-					break more
-				}
-				batch = append(batch, r)
-			default:
-				break more
-			}
-		}
-		if err := w.finish(context.Background(), batch); err != nil {
-			// The leases expire and the deliveries are attempted again.
-			w.log.Error("recording webhook attempts", "count", len(batch), "err", err)
-		}
-	}
-}
-
-// disabling is an endpoint to disable after a batch is recorded.
-type disabling struct {
-	org    domain.OrgID
-	id     domain.WebhookEndpointID
-	reason string
-}
-
-// finish records a batch of attempts in one transaction, then disables
-// the endpoints that answered 410 or have failed for too long.
-func (w *Worker) finish(ctx context.Context, batch []result) error {
-	now := w.cfg.Clock.Now().UTC()
-	var h *health
-	var outcomes []string
-	err := w.cfg.Store.Update(ctx, func(tx domain.Tx) error {
-		h = &health{failingSince: map[domain.WebhookEndpointID]time.Time{}, healthy: map[domain.WebhookEndpointID]bool{}}
-		fs := make([]domain.WebhookFinish, len(batch))
-		outcomes = make([]string, len(batch))
-		for i, r := range batch {
-			d, a, outcome := w.next(r, now)
-			fs[i], outcomes[i] = domain.WebhookFinish{Lease: r.job.lease, Delivery: d, Attempt: a}, outcome
-		}
-		applied, err := tx.FinishWebhookAttempts(ctx, fs)
-		if err != nil {
-			return err
-		}
-		for i, r := range batch {
-			if !applied[i] {
-				outcomes[i] = outcomeLostLease
-			}
-			if err := h.track(ctx, tx, r, outcomes[i], now, w.cfg.DisableAfter); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, o := range outcomes {
-		w.metrics.deliveries.WithLabelValues(o).Inc()
-	}
-	w.disable(ctx, h.disable)
-	return nil
-}
-
-// health follows the endpoints of a batch: which succeeded, since when
-// the others fail, and which to disable.
-type health struct {
-	failingSince map[domain.WebhookEndpointID]time.Time
-	healthy      map[domain.WebhookEndpointID]bool
-	disable      []disabling
-}
-
-// track records what r says about its endpoint's health in tx.
-func (h *health) track(ctx context.Context, tx domain.Tx, r result, outcome string, now time.Time, disableAfter time.Duration) error {
-	e := r.job.endpoint
-	switch {
-	case outcome == outcomeGone:
-		h.disable = append(h.disable, disabling{e.OrgID, e.ID, fmt.Sprintf("the endpoint answered 410 Gone at %s", r.started.Format(time.RFC3339))})
-	case r.outcome.OK():
-		if !h.healthy[e.ID] {
-			h.healthy[e.ID] = true
-			return tx.MarkWebhookEndpointHealthy(ctx, e.OrgID, e.ID)
-		}
-	case e.Enabled:
-		since, seen := h.failingSince[e.ID]
-		if !seen {
-			var err error
-			if since, err = tx.MarkWebhookEndpointFailing(ctx, e.OrgID, e.ID, r.started); err != nil && !domain.IsNotFound(err) {
-				return err
-			}
-			h.failingSince[e.ID] = since
-		}
-		if !since.IsZero() && now.Sub(since) >= disableAfter && !h.healthy[e.ID] {
-			h.disable = append(h.disable, disabling{e.OrgID, e.ID, fmt.Sprintf(
-				"every attempt failed since %s (%s); last: %s", since.Format(time.RFC3339),
-				now.Sub(since).Round(time.Minute), r.outcome.Describe())})
-		}
-	}
-	return nil
-}
-
-// disable disables each endpoint of list once, through the service.
-func (w *Worker) disable(ctx context.Context, list []disabling) {
-	done := map[domain.WebhookEndpointID]bool{}
-	for _, dis := range list {
-		if done[dis.id] {
-			continue
-		}
-		done[dis.id] = true
-		if _, err := w.cfg.Service.DisableWebhookEndpoint(ctx, dis.org, dis.id, dis.reason); err != nil && !domain.IsNotFound(err) {
-			w.log.Error("disabling a webhook endpoint", "org", dis.org, "endpoint", dis.id, "err", err)
-			continue
-		}
-		w.log.Warn("webhook endpoint disabled", "org", dis.org, "endpoint", dis.id, "reason", dis.reason)
-	}
-}
-
-// next returns the delivery after r's attempt, the attempt's log entry
-// and its outcome label.
-func (w *Worker) next(r result, now time.Time) (domain.WebhookDelivery, domain.WebhookAttempt, string) {
-	d, o := r.job.delivery, r.outcome
-	d.Attempts++
-	d.LastStatus, d.LastError = o.Status, ""
-	a := domain.WebhookAttempt{
-		OrgID: d.OrgID, EndpointID: d.EndpointID, EventSeq: d.EventSeq, Attempt: d.Attempts,
-		StartedAt: r.started, Latency: o.Latency, Status: o.Status, ResponseExcerpt: o.Excerpt,
-	}
-	if o.OK() {
-		d.State, d.DeliveredAt = domain.DeliveryDelivered, &now
-		return d, a, outcomeDelivered
-	}
-	a.Error = clean(o.Describe())
-	d.LastError = a.Error
-	if o.Status == 410 {
-		d.State, d.LastError = domain.DeliveryFailed, "endpoint answered 410 Gone: endpoint disabled"
-		return d, a, outcomeGone
-	}
-	if delay, ok := retryDelay(d.Attempts, w.cfg.Random); ok && r.job.endpoint.Enabled {
-		d.NextAttemptAt = now.Add(delay)
-		return d, a, outcomeRetrying
-	}
-	d.State = domain.DeliveryFailed
-	if r.job.endpoint.Enabled {
-		d.LastError = fmt.Sprintf("gave up after %d attempts; last: %s", d.Attempts, a.Error)
-	}
-	return d, a, outcomeFailed
-}
-
-// clean makes an error text safe to store: valid UTF-8, no NUL, bounded.
-func clean(s string) string {
-	s = excerpt([]byte(s))
-	if len(s) > 500 {
-		s = s[:500]
-	}
-	return excerpt([]byte(s))
 }
 
 // reportQueue refreshes the queue gauges until ctx is cancelled.

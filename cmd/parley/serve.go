@@ -169,8 +169,9 @@ func serviceConfig(store domain.Store, keys operatorKeys, guard *webhook.Guard, 
 // the returned channel closes when it has finished its requests in flight.
 func startWebhooks(ctx context.Context, cfg webhookFlags, store domain.Store, svc *service.Service, guard *webhook.Guard,
 	reg prometheus.Registerer, logger *slog.Logger) <-chan struct{} {
+	notifier, _ := store.(domain.Notifier)
 	worker := webhook.NewWorker(webhook.Config{
-		Store: store, Service: svc, Clock: clock.System{}, Logger: logger, Metrics: reg,
+		Store: store, Service: svc, Clock: clock.System{}, Logger: logger, Metrics: reg, Notifier: notifier,
 		Sender:      webhook.NewSender(guard, cfg.timeout, cfg.concurrency),
 		Concurrency: cfg.concurrency, Lease: 3 * cfg.timeout,
 	})

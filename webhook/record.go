@@ -1,0 +1,172 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/parleyhq/parley/domain"
+)
+
+// Recording attempts: many per transaction, then the endpoints' health.
+
+// finishLoop records results as they come, many per transaction.
+func (w *Worker) finishLoop(results <-chan result) {
+	for r := range results {
+		batch := []result{r}
+	more:
+		for len(batch) < maxFinishBatch {
+			select {
+			case r, ok := <-results:
+				if !ok {
+					break more
+				}
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		if err := w.finish(context.Background(), batch); err != nil {
+			// The leases expire and the deliveries are attempted again.
+			w.log.Error("recording webhook attempts", "count", len(batch), "err", err)
+		}
+	}
+}
+
+// disabling is an endpoint to disable after a batch is recorded.
+type disabling struct {
+	org    domain.OrgID
+	id     domain.WebhookEndpointID
+	reason string
+}
+
+// finish records a batch of attempts in one transaction, then disables
+// the endpoints that answered 410 or have failed for too long.
+func (w *Worker) finish(ctx context.Context, batch []result) error {
+	now := w.cfg.Clock.Now().UTC()
+	var h *health
+	var outcomes []string
+	err := w.cfg.Store.Update(ctx, func(tx domain.Tx) error {
+		h = &health{failingSince: map[domain.WebhookEndpointID]time.Time{}, healthy: map[domain.WebhookEndpointID]bool{}}
+		fs := make([]domain.WebhookFinish, len(batch))
+		outcomes = make([]string, len(batch))
+		for i, r := range batch {
+			d, a, outcome := w.next(r, now)
+			fs[i], outcomes[i] = domain.WebhookFinish{Lease: r.job.lease, Delivery: d, Attempt: a}, outcome
+		}
+		applied, err := tx.FinishWebhookAttempts(ctx, fs)
+		if err != nil {
+			return err
+		}
+		for i, r := range batch {
+			if !applied[i] {
+				outcomes[i] = outcomeLostLease
+			}
+			if err := h.track(ctx, tx, r, outcomes[i], now, w.cfg.DisableAfter); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, o := range outcomes {
+		w.metrics.deliveries.WithLabelValues(o).Inc()
+	}
+	w.disable(ctx, h.disable)
+	return nil
+}
+
+// health follows the endpoints of a batch: which succeeded, since when
+// the others fail, and which to disable.
+type health struct {
+	failingSince map[domain.WebhookEndpointID]time.Time
+	healthy      map[domain.WebhookEndpointID]bool
+	disable      []disabling
+}
+
+// track records what r says about its endpoint's health in tx.
+func (h *health) track(ctx context.Context, tx domain.Tx, r result, outcome string, now time.Time, disableAfter time.Duration) error {
+	e := r.job.endpoint
+	switch {
+	case outcome == outcomeGone:
+		h.disable = append(h.disable, disabling{e.OrgID, e.ID, fmt.Sprintf("the endpoint answered 410 Gone at %s", r.started.Format(time.RFC3339))})
+	case r.outcome.OK():
+		if !h.healthy[e.ID] {
+			h.healthy[e.ID] = true
+			return tx.MarkWebhookEndpointHealthy(ctx, e.OrgID, e.ID)
+		}
+	case e.Enabled:
+		since, seen := h.failingSince[e.ID]
+		if !seen {
+			var err error
+			if since, err = tx.MarkWebhookEndpointFailing(ctx, e.OrgID, e.ID, r.started); err != nil && !domain.IsNotFound(err) {
+				return err
+			}
+			h.failingSince[e.ID] = since
+		}
+		if !since.IsZero() && now.Sub(since) >= disableAfter && !h.healthy[e.ID] {
+			h.disable = append(h.disable, disabling{e.OrgID, e.ID, fmt.Sprintf(
+				"every attempt failed since %s (%s); last: %s", since.Format(time.RFC3339),
+				now.Sub(since).Round(time.Minute), r.outcome.Describe())})
+		}
+	}
+	return nil
+}
+
+// disable disables each endpoint of list once, through the service.
+func (w *Worker) disable(ctx context.Context, list []disabling) {
+	done := map[domain.WebhookEndpointID]bool{}
+	for _, dis := range list {
+		if done[dis.id] {
+			continue
+		}
+		done[dis.id] = true
+		if _, err := w.cfg.Service.DisableWebhookEndpoint(ctx, dis.org, dis.id, dis.reason); err != nil && !domain.IsNotFound(err) {
+			w.log.Error("disabling a webhook endpoint", "org", dis.org, "endpoint", dis.id, "err", err)
+			continue
+		}
+		w.log.Warn("webhook endpoint disabled", "org", dis.org, "endpoint", dis.id, "reason", dis.reason)
+	}
+}
+
+// next returns the delivery after r's attempt, the attempt's log entry
+// and its outcome label.
+func (w *Worker) next(r result, now time.Time) (domain.WebhookDelivery, domain.WebhookAttempt, string) {
+	d, o := r.job.delivery, r.outcome
+	d.Attempts++
+	d.LastStatus, d.LastError = o.Status, ""
+	a := domain.WebhookAttempt{
+		OrgID: d.OrgID, EndpointID: d.EndpointID, EventSeq: d.EventSeq, Attempt: d.Attempts,
+		StartedAt: r.started, Latency: o.Latency, Status: o.Status, ResponseExcerpt: o.Excerpt,
+	}
+	if o.OK() {
+		d.State, d.DeliveredAt = domain.DeliveryDelivered, &now
+		return d, a, outcomeDelivered
+	}
+	a.Error = clean(o.Describe())
+	d.LastError = a.Error
+	if o.Status == 410 {
+		d.State, d.LastError = domain.DeliveryFailed, "endpoint answered 410 Gone: endpoint disabled"
+		return d, a, outcomeGone
+	}
+	if delay, ok := retryDelay(d.Attempts, w.cfg.Random); ok && r.job.endpoint.Enabled {
+		d.NextAttemptAt = now.Add(delay)
+		return d, a, outcomeRetrying
+	}
+	d.State = domain.DeliveryFailed
+	if r.job.endpoint.Enabled {
+		d.LastError = fmt.Sprintf("gave up after %d attempts; last: %s", d.Attempts, a.Error)
+	}
+	return d, a, outcomeFailed
+}
+
+// clean makes an error text safe to store: valid UTF-8, no NUL, bounded.
+func clean(s string) string {
+	s = excerpt([]byte(s))
+	if len(s) > 500 {
+		s = s[:500]
+	}
+	return excerpt([]byte(s))
+}
