@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -37,7 +38,16 @@ type DB struct {
 	sqlDB      *sql.DB // goose's view of the pool
 	migrations *goose.Provider
 	notes      listener // LISTEN connection behind Subscribe
+	// conflicts counts the transaction attempts that failed on a transient
+	// conflict (deadlock, raced unique key) and ran again.
+	conflicts atomic.Int64
 }
+
+// Conflicts returns how many transaction attempts failed on a transient
+// conflict (a deadlock or a raced unique key) and were run again since
+// Open; tests use it to show that work which should never wait in a
+// cycle does not.
+func (db *DB) Conflicts() int64 { return db.conflicts.Load() }
 
 var _ domain.Store = (*DB)(nil)
 

@@ -121,6 +121,7 @@ func (db *DB) retry(ctx context.Context, once func() (failure, error)) error {
 		var pause time.Duration
 		switch kind {
 		case failConflict:
+			db.conflicts.Add(1)
 			if conflicts++; conflicts == maxAttempts {
 				return domain.Errorf(domain.CodeConflict,
 					"transaction conflicted with concurrent writers %d times; try again", maxAttempts)

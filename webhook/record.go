@@ -3,6 +3,8 @@ package webhook
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/parleyhq/parley/domain"
@@ -47,7 +49,7 @@ func (w *Worker) finish(ctx context.Context, batch []result) error {
 	var h *health
 	var outcomes []string
 	err := w.cfg.Store.Update(ctx, func(tx domain.Tx) error {
-		h = &health{failingSince: map[domain.WebhookEndpointID]time.Time{}, healthy: map[domain.WebhookEndpointID]bool{}}
+		h = &health{endpoints: map[domain.WebhookEndpointID]*endpointHealth{}}
 		fs := make([]domain.WebhookFinish, len(batch))
 		outcomes = make([]string, len(batch))
 		for i, r := range batch {
@@ -62,11 +64,9 @@ func (w *Worker) finish(ctx context.Context, batch []result) error {
 			if !applied[i] {
 				outcomes[i] = outcomeLostLease
 			}
-			if err := h.track(ctx, tx, r, outcomes[i], now, w.cfg.DisableAfter); err != nil {
-				return err
-			}
+			h.note(r, outcomes[i])
 		}
-		return nil
+		return h.record(ctx, tx, now, w.cfg.DisableAfter)
 	})
 	if err != nil {
 		return err
@@ -78,38 +78,82 @@ func (w *Worker) finish(ctx context.Context, batch []result) error {
 	return nil
 }
 
-// health follows the endpoints of a batch: which succeeded, since when
-// the others fail, and which to disable.
+// health is what a batch says about its endpoints, and which of them to
+// disable.
 type health struct {
-	failingSince map[domain.WebhookEndpointID]time.Time
-	healthy      map[domain.WebhookEndpointID]bool
-	disable      []disabling
+	endpoints map[domain.WebhookEndpointID]*endpointHealth
+	disable   []disabling
 }
 
-// track records what r says about its endpoint's health in tx.
-func (h *health) track(ctx context.Context, tx domain.Tx, r result, outcome string, now time.Time, disableAfter time.Duration) error {
+// endpointHealth is one endpoint's attempts in a batch.
+type endpointHealth struct {
+	endpoint  domain.WebhookEndpoint
+	succeeded bool
+	lastOK    time.Time // start of the latest successful attempt
+	failures  []result  // failed attempts while it was enabled (410 aside)
+}
+
+// note takes r (whose outcome is outcome) into account.
+func (h *health) note(r result, outcome string) {
 	e := r.job.endpoint
+	s := h.endpoints[e.ID]
+	if s == nil {
+		s = &endpointHealth{endpoint: e}
+		h.endpoints[e.ID] = s
+	}
 	switch {
 	case outcome == outcomeGone:
 		h.disable = append(h.disable, disabling{e.OrgID, e.ID, fmt.Sprintf("the endpoint answered 410 Gone at %s", r.started.Format(time.RFC3339))})
 	case r.outcome.OK():
-		if !h.healthy[e.ID] {
-			h.healthy[e.ID] = true
-			return tx.MarkWebhookEndpointHealthy(ctx, e.OrgID, e.ID)
+		s.succeeded = true
+		if r.started.After(s.lastOK) {
+			s.lastOK = r.started
 		}
 	case e.Enabled:
-		since, seen := h.failingSince[e.ID]
-		if !seen {
-			var err error
-			if since, err = tx.MarkWebhookEndpointFailing(ctx, e.OrgID, e.ID, r.started); err != nil && !domain.IsNotFound(err) {
+		s.failures = append(s.failures, r)
+	}
+}
+
+// record stores the batch's health changes in tx, endpoint by endpoint in
+// the order of their ids: concurrent batches lock the health rows in one
+// order, so they wait for each other but never deadlock. An endpoint that
+// succeeded is healthy; one that failed after its latest success is
+// failing since that failure (or earlier), and is disabled once it has
+// failed for disableAfter.
+func (h *health) record(ctx context.Context, tx domain.Tx, now time.Time, disableAfter time.Duration) error {
+	ids := slices.Sorted(maps.Keys(h.endpoints))
+	for _, id := range ids {
+		s := h.endpoints[id]
+		e := s.endpoint
+		if s.succeeded {
+			if err := tx.MarkWebhookEndpointHealthy(ctx, e.OrgID, e.ID); err != nil {
 				return err
 			}
-			h.failingSince[e.ID] = since
 		}
-		if !since.IsZero() && now.Sub(since) >= disableAfter && !h.healthy[e.ID] {
+		var first, last *result // failures after the latest success
+		for i := range s.failures {
+			r := &s.failures[i]
+			if !r.started.After(s.lastOK) && s.succeeded {
+				continue
+			}
+			if first == nil || r.started.Before(first.started) {
+				first = r
+			}
+			if last == nil || !r.started.Before(last.started) {
+				last = r
+			}
+		}
+		if first == nil {
+			continue
+		}
+		since, err := tx.MarkWebhookEndpointFailing(ctx, e.OrgID, e.ID, first.started)
+		if err != nil && !domain.IsNotFound(err) {
+			return err
+		}
+		if !since.IsZero() && now.Sub(since) >= disableAfter {
 			h.disable = append(h.disable, disabling{e.OrgID, e.ID, fmt.Sprintf(
 				"every attempt failed since %s (%s); last: %s", since.Format(time.RFC3339),
-				now.Sub(since).Round(time.Minute), r.outcome.Describe())})
+				now.Sub(since).Round(time.Minute), last.outcome.Describe())})
 		}
 	}
 	return nil
