@@ -34,6 +34,33 @@ func (t *tx) DeleteIdempotencyBefore(ctx context.Context, before time.Time, limi
 		before, limit)
 }
 
+// DeleteWebhookDeliveriesBefore deletes at most limit finished
+// deliveries whose event was created before before, and their attempts,
+// in one statement (index of migration 00018).
+func (t *tx) DeleteWebhookDeliveriesBefore(ctx context.Context, before time.Time, limit int) (int, int, error) {
+	if limit <= 0 {
+		return 0, 0, nil
+	}
+	var deliveries, attempts int
+	err := t.pg.QueryRow(ctx, `WITH doomed AS (
+			SELECT endpoint_id, event_seq FROM webhook_deliveries
+			WHERE state IN ('delivered', 'failed') AND event_created_at < $1
+			ORDER BY event_created_at LIMIT $2 FOR UPDATE SKIP LOCKED),
+		gone AS (
+			DELETE FROM webhook_deliveries d USING doomed
+			WHERE d.endpoint_id = doomed.endpoint_id AND d.event_seq = doomed.event_seq
+			RETURNING d.endpoint_id, d.event_seq),
+		logged AS (
+			DELETE FROM webhook_attempts a USING gone
+			WHERE a.endpoint_id = gone.endpoint_id AND a.event_seq = gone.event_seq
+			RETURNING 1)
+		SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM logged)`, before, limit).Scan(&deliveries, &attempts)
+	if err != nil {
+		return 0, 0, t.note(fmt.Errorf("postgres: delete expired webhook deliveries: %w", err))
+	}
+	return deliveries, attempts, nil
+}
+
 func (t *tx) deleteBatch(ctx context.Context, what, sql string, before time.Time, limit int) (int, error) {
 	if limit <= 0 {
 		return 0, nil

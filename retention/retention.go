@@ -1,6 +1,8 @@
 // Package retention deletes what Parley keeps only for a while: operation
 // runs and events older than the retention period (30 days unless
-// configured), and idempotency records older than 24 hours. A Worker runs
+// configured), webhook deliveries that are over (delivered or failed)
+// whose event is older than the retention period, with their attempts,
+// and idempotency records older than 24 hours. A Worker runs
 // a pass every Interval; a pass deletes the expired rows in small batches,
 // one short transaction each (on SQLite the single writer is never held
 // for long; other writes queue between batches), until none is left.
@@ -11,7 +13,8 @@
 // second pass finds nothing left.
 //
 // Webhook deliveries carry their own copy of their event, so deleting an
-// event never loses an undelivered webhook (domain.WebhookTx).
+// event never loses an undelivered webhook (domain.WebhookTx); a pending
+// delivery is kept whatever its age.
 package retention
 
 import (
@@ -38,7 +41,8 @@ const (
 type Config struct {
 	Store domain.Store
 	Clock domain.Clock
-	// Keep is how long runs and events are kept (DefaultKeep).
+	// Keep is how long runs, events and finished webhook deliveries are
+	// kept (DefaultKeep).
 	Keep time.Duration
 	// KeepIdempotency is how long idempotency records are kept
 	// (DefaultKeepIdempotency).
@@ -64,7 +68,12 @@ type Worker struct {
 }
 
 // Stats counts the rows a pass deleted.
-type Stats struct{ Runs, Events, Idempotency int }
+type Stats struct {
+	Runs, Events, Idempotency int
+	// WebhookDeliveries counts finished deliveries, WebhookAttempts the
+	// attempts logged for them.
+	WebhookDeliveries, WebhookAttempts int
+}
 
 // New returns a Worker; Run starts it.
 func New(cfg Config) *Worker {
@@ -81,7 +90,7 @@ func New(cfg Config) *Worker {
 	}
 	w.deleted = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "parley_retention_deleted_total",
-		Help: "Rows deleted by retention, by kind: runs, events, idempotency.",
+		Help: "Rows deleted by retention, by kind: runs, events, idempotency, webhook_deliveries, webhook_attempts.",
 	}, []string{"kind"})
 	if cfg.Metrics != nil {
 		cfg.Metrics.MustRegister(w.deleted)
@@ -136,8 +145,9 @@ func (w *Worker) checkVacuum(ctx context.Context) {
 	}
 }
 
-// Pass deletes every expired run, event and idempotency record, in
-// batches, and returns how many it deleted.
+// Pass deletes every expired run, event, idempotency record and finished
+// webhook delivery (with its attempts), in batches, and returns how many
+// it deleted.
 func (w *Worker) Pass(ctx context.Context) (Stats, error) {
 	now := w.cfg.Clock.Now()
 	var s Stats
@@ -155,6 +165,14 @@ func (w *Worker) Pass(ctx context.Context) (Stats, error) {
 		}},
 		{"idempotency", &s.Idempotency, now.Add(-w.cfg.KeepIdempotency), func(tx domain.Tx, before time.Time, limit int) (int, error) {
 			return tx.DeleteIdempotencyBefore(ctx, before, limit)
+		}},
+		{"webhook_deliveries", &s.WebhookDeliveries, now.Add(-w.cfg.Keep), func(tx domain.Tx, before time.Time, limit int) (int, error) {
+			deliveries, attempts, err := tx.DeleteWebhookDeliveriesBefore(ctx, before, limit)
+			if err == nil {
+				s.WebhookAttempts += attempts
+				w.deleted.WithLabelValues("webhook_attempts").Add(float64(attempts))
+			}
+			return deliveries, err
 		}},
 	}
 	for _, k := range kinds {
@@ -178,7 +196,8 @@ func (w *Worker) Pass(ctx context.Context) (Stats, error) {
 		}
 	}
 	if s != (Stats{}) {
-		w.log.Info("retention pass", "runs", s.Runs, "events", s.Events, "idempotency", s.Idempotency)
+		w.log.Info("retention pass", "runs", s.Runs, "events", s.Events, "idempotency", s.Idempotency,
+			"webhook_deliveries", s.WebhookDeliveries, "webhook_attempts", s.WebhookAttempts)
 	}
 	return s, nil
 }

@@ -29,6 +29,30 @@ func (t *tx) DeleteIdempotencyBefore(ctx context.Context, before time.Time, limi
 		SELECT rowid FROM idempotency_keys WHERE created_at < ? ORDER BY created_at LIMIT ?)`, before, limit)
 }
 
+// expiredDeliveries selects the keys of the oldest finished deliveries
+// (index of migration 00018), in a total order so that two statements of
+// one transaction pick the same ones.
+const expiredDeliveries = `SELECT endpoint_id, event_seq FROM webhook_deliveries
+	WHERE state IN ('delivered', 'failed') AND event_created_at < ?
+	ORDER BY event_created_at, endpoint_id, event_seq LIMIT ?`
+
+// DeleteWebhookDeliveriesBefore deletes at most limit finished
+// deliveries whose event was created before before, and their attempts:
+// the attempts first, then the deliveries, selected alike.
+func (t *tx) DeleteWebhookDeliveriesBefore(ctx context.Context, before time.Time, limit int) (int, int, error) {
+	if limit <= 0 {
+		return 0, 0, nil
+	}
+	attempts, err := t.deleteBatch(ctx, "delete expired webhook attempts", `DELETE FROM webhook_attempts
+		WHERE (endpoint_id, event_seq) IN (`+expiredDeliveries+`)`, before, limit)
+	if err != nil {
+		return 0, 0, err
+	}
+	deliveries, err := t.deleteBatch(ctx, "delete expired webhook deliveries", `DELETE FROM webhook_deliveries
+		WHERE (endpoint_id, event_seq) IN (`+expiredDeliveries+`)`, before, limit)
+	return deliveries, attempts, err
+}
+
 func (t *tx) deleteBatch(ctx context.Context, op, query string, before time.Time, limit int) (int, error) {
 	if limit <= 0 {
 		return 0, nil

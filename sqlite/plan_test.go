@@ -348,6 +348,13 @@ func writeAll(ctx context.Context, t *testing.T, db *DB) {
 			func() error { _, err := tx.DeleteRunsBefore(ctx, at, 10); return err },
 			func() error { _, err := tx.DeleteEventsBefore(ctx, at, 10); return err },
 			func() error { _, err := tx.DeleteIdempotencyBefore(ctx, at, 10); return err },
+			func() error { _, _, err := tx.DeleteWebhookDeliveriesBefore(ctx, at, 10); return err },
+			func() error { _, err := tx.ClaimWebhookDeliveries(ctx, at, at, "l", 10); return err },
+			func() error {
+				_, err := tx.FinishWebhookAttempts(ctx, []domain.WebhookFinish{{Lease: "l", Delivery: domain.WebhookDelivery{
+					OrgID: "o", EndpointID: "e", EventSeq: 1, State: domain.DeliveryDelivered}}})
+				return err
+			},
 		}
 		for i, call := range calls {
 			if err := call(); err != nil {

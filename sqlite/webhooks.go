@@ -176,8 +176,8 @@ func (t *tx) FinishWebhookAttempts(ctx context.Context, fs []domain.WebhookFinis
 		SELECT i.value->>0, i.value->>2, i.value->>1, i.value->>11, i.value->>7, i.value->>12, i.value->>13,
 			i.value->>14, i.value->>15
 		FROM json_each(?) AS i
-		WHERE EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.id = i.value->>0 AND w.org_id = i.value->>2)
-		ORDER BY i.key`, string(batch))
+		WHERE EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.id = i.value->>0 AND w.org_id = i.value->>2)`,
+		string(batch)) // json_each reads the array in order: the attempts' seq follow the batch
 	if err != nil {
 		return nil, err
 	}

@@ -14,8 +14,10 @@ import (
 )
 
 // RunRetention is TestRetention for a backend: with the world's injected
-// clock, runs and events older than the retention period and idempotency
-// records older than 24 hours are deleted, the recent ones kept, by two
+// clock, runs and events older than the retention period, webhook
+// deliveries delivered or failed whose event is that old (with their
+// attempts; pending ones are kept) and idempotency records older than 24
+// hours are deleted, the recent ones kept, by two
 // workers on two store handles at once (as two server processes would),
 // in small batches, while writers keep writing and none of them fails.
 func RunRetention(t *testing.T, open Opener) {
@@ -23,6 +25,11 @@ func RunRetention(t *testing.T, open Opener) {
 	w := NewWorld(t, stores[0])
 	ctx := context.Background()
 	const keep = 30 * 24 * time.Hour
+
+	// Every event is delivered to one webhook endpoint.
+	hook := domain.WebhookEndpoint{ID: "whe_retention", OrgID: w.Org, URL: "https://hooks.example.com/r",
+		Enabled: true, Secret: "whsec_c2VjcmV0", CreatedAt: w.Clock.Now(), UpdatedAt: w.Clock.Now()}
+	update(t, stores[0], func(ctx context.Context, tx domain.Tx) error { return tx.CreateWebhookEndpoint(ctx, hook) })
 
 	// Old: conversations (events), finds (runs), idempotency keys.
 	oldKeys := writeHistory(t, w, "old", 25)
@@ -35,6 +42,20 @@ func RunRetention(t *testing.T, open Opener) {
 	// Now the first batch is 30 days and an hour old, the second 25 hours,
 	// the third 23 hours.
 	cutoff := w.Clock.Now().Add(-keep)
+	finishDeliveries(t, w, hook.ID)
+	deliveriesBefore := webhookHistory(t, w, hook.ID)
+	var keptDeliveries []int64
+	doomedAttempts := 0
+	for _, d := range deliveriesBefore {
+		if d.State == domain.DeliveryPending || !d.EventCreatedAt.Before(cutoff) {
+			keptDeliveries = append(keptDeliveries, d.EventSeq)
+		} else {
+			doomedAttempts += d.Attempts
+		}
+	}
+	if len(keptDeliveries) == len(deliveriesBefore) || doomedAttempts == 0 {
+		t.Fatalf("no finished delivery is older than the cutoff (%d deliveries)", len(deliveriesBefore))
+	}
 
 	before := TakeSnapshot(t, w.Store, w.Org)
 	var keptRuns, keptEvents []string
@@ -112,6 +133,12 @@ func RunRetention(t *testing.T, open Opener) {
 	total := retention.Stats{}
 	for _, s := range stats {
 		total.Runs, total.Events, total.Idempotency = total.Runs+s.Runs, total.Events+s.Events, total.Idempotency+s.Idempotency
+		total.WebhookDeliveries, total.WebhookAttempts = total.WebhookDeliveries+s.WebhookDeliveries, total.WebhookAttempts+s.WebhookAttempts
+	}
+	checkWebhookRetention(t, w, hook.ID, keptDeliveries, len(written))
+	if total.WebhookDeliveries != len(deliveriesBefore)-len(keptDeliveries) || total.WebhookAttempts != doomedAttempts {
+		t.Errorf("the workers counted %d deliveries and %d attempts deleted, want %d and %d", total.WebhookDeliveries,
+			total.WebhookAttempts, len(deliveriesBefore)-len(keptDeliveries), doomedAttempts)
 	}
 	if total.Runs != len(before.Runs)-len(keptRuns) || total.Events != len(before.Events)-len(keptEvents) {
 		t.Errorf("the workers counted %+v deleted, want %d runs and %d events", total, len(before.Runs)-len(keptRuns), len(before.Events)-len(keptEvents))
@@ -151,4 +178,78 @@ func writeHistory(t *testing.T, w *World, name string, n int) []string {
 		keys = append(keys, key)
 	}
 	return keys
+}
+
+// finishDeliveries makes an attempt of every pending delivery of the
+// endpoint (two for every fifth): every third is then delivered, every
+// third failed and the others pending a retry.
+func finishDeliveries(t *testing.T, w *World, endpoint domain.WebhookEndpointID) {
+	t.Helper()
+	now := w.Clock.Now()
+	for round := range 2 {
+		update(t, w.Store, func(ctx context.Context, tx domain.Tx) error {
+			lease := fmt.Sprint("retention-", round)
+			ds, err := tx.ClaimWebhookDeliveries(ctx, now, now.Add(time.Minute), lease, 0)
+			if err != nil {
+				return err
+			}
+			var fs []domain.WebhookFinish
+			for _, d := range ds {
+				if round == 1 && d.EventSeq%5 != 0 {
+					continue
+				}
+				d.Attempts++
+				switch d.EventSeq % 3 {
+				case 0:
+					d.State, d.DeliveredAt = domain.DeliveryDelivered, &now
+				case 1:
+					d.State = domain.DeliveryFailed
+				default:
+					d.NextAttemptAt = now.Add(-time.Second) // due again at once
+				}
+				if round == 0 && d.EventSeq%5 == 0 {
+					d.State, d.DeliveredAt, d.NextAttemptAt = domain.DeliveryPending, nil, now.Add(-time.Second)
+				}
+				fs = append(fs, domain.WebhookFinish{Lease: lease, Delivery: d, Attempt: domain.WebhookAttempt{
+					OrgID: d.OrgID, EndpointID: d.EndpointID, EventSeq: d.EventSeq, Attempt: d.Attempts, StartedAt: now, Status: 500}})
+			}
+			_, err = tx.FinishWebhookAttempts(ctx, fs)
+			return err
+		})
+	}
+}
+
+// webhookHistory returns every delivery of the endpoint.
+func webhookHistory(t *testing.T, w *World, endpoint domain.WebhookEndpointID) []domain.WebhookDelivery {
+	t.Helper()
+	return read(t, w.Store, func(ctx context.Context, tx domain.Tx) ([]domain.WebhookDelivery, error) {
+		return tx.ListWebhookDeliveries(ctx, w.Org, endpoint, domain.DeliveryFilter{})
+	})
+}
+
+// checkWebhookRetention checks that the endpoint's deliveries are the kept
+// ones and those of the written events, and that exactly the kept ones'
+// attempts remain.
+func checkWebhookRetention(t *testing.T, w *World, endpoint domain.WebhookEndpointID, kept []int64, written int) {
+	t.Helper()
+	var seqs []int64
+	for _, d := range webhookHistory(t, w, endpoint) {
+		seqs = append(seqs, d.EventSeq)
+	}
+	for _, seq := range kept {
+		if !slices.Contains(seqs, seq) {
+			t.Errorf("delivery of event %d, pending or recent, was deleted", seq)
+		}
+	}
+	if len(seqs) != len(kept)+written {
+		t.Errorf("%d deliveries after retention, want %d kept + %d written during it", len(seqs), len(kept), written)
+	}
+	attempts := read(t, w.Store, func(ctx context.Context, tx domain.Tx) ([]domain.WebhookAttempt, error) {
+		return tx.ListWebhookAttempts(ctx, w.Org, endpoint, domain.AttemptFilter{})
+	})
+	for _, a := range attempts {
+		if !slices.Contains(kept, a.EventSeq) {
+			t.Errorf("attempt %d of deleted delivery %d is still there", a.Seq, a.EventSeq)
+		}
+	}
 }

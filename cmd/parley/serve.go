@@ -58,7 +58,8 @@ type serveConfig struct {
 	twilioBaseURL  string
 	smsSendTimeout time.Duration
 	webhooks       webhookFlags
-	// retention is how long runs and events are kept, and
+	// retention is how long runs, events and finished webhook
+	// deliveries are kept, and
 	// idempotencyRetention how long Idempotency-Keys are remembered.
 	retention, idempotencyRetention time.Duration
 }
@@ -93,7 +94,7 @@ func parseServeFlags(c *cli, args []string) (serveConfig, error) {
 	concurrency := f.Int("webhooks-concurrency", "PARLEY_WEBHOOKS_CONCURRENCY", webhook.DefaultConcurrency,
 		"webhook requests in flight at most in this process")
 	keep := f.Duration("retention", "PARLEY_RETENTION", retention.DefaultKeep,
-		"how long operation runs and events are kept (e.g. 720h, the default: 30 days)")
+		"how long operation runs, events and finished webhook deliveries are kept (e.g. 720h, the default: 30 days)")
 	keepIdem := f.Duration("idempotency-retention", "PARLEY_IDEMPOTENCY_RETENTION", service.DefaultIdempotencyRetention,
 		"how long an Idempotency-Key is remembered (a retry after it runs again); at least "+minIdempotencyRetention.String()+", the lease of a request in progress")
 	if err := f.parse(args); err != nil {
@@ -186,8 +187,8 @@ func startWebhooks(ctx context.Context, cfg webhookFlags, store domain.Store, sv
 	return done
 }
 
-// startRetention deletes expired runs, events and idempotency records
-// every minute until ctx is cancelled; the returned channel closes when
+// startRetention deletes expired runs, events, idempotency records and
+// finished webhook deliveries every minute until ctx is cancelled; the returned channel closes when
 // the worker has stopped.
 func startRetention(ctx context.Context, keep, keepIdempotency time.Duration, store domain.Store, reg prometheus.Registerer, logger *slog.Logger) <-chan struct{} {
 	worker := retention.New(retention.Config{
