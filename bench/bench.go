@@ -141,6 +141,10 @@ func progress(cfg Config, format string, args ...any) {
 	}
 }
 
+// RunTag returns a random tag of lowercase hex digits that makes a run's
+// names unique in a shared database (dataset.Plan.Tag).
+func RunTag() (string, error) { return randomID() }
+
 func randomID() (string, error) {
 	b := make([]byte, 5)
 	if _, err := rand.Read(b); err != nil {

@@ -75,7 +75,41 @@ func (d *HTTP) Setup(ctx context.Context, n int) ([]string, error) {
 
 // Update runs update_customer_identifier over HTTP.
 func (d *HTTP) Update(ctx context.Context, conversation, identifier string) error {
-	res, err := d.node[conversation].RunDataOperation(ctx, OpUpdate, client.RunRequest{
+	return httpUpdate(ctx, d.node[conversation], conversation, identifier)
+}
+
+// Find runs find_conversations_by_customer_identifier over HTTP.
+func (d *HTTP) Find(ctx context.Context, identifier, conversation string) error {
+	ids, err := httpFind(ctx, d.node[conversation], identifier)
+	if err != nil {
+		return err
+	}
+	return checkFound(ids, conversation)
+}
+
+// HTTPTarget is the HTTP API of one or several servers of one database,
+// for seeded runs: client i calls Nodes[i % len(Nodes)].
+type HTTPTarget struct {
+	Nodes []*client.Client
+}
+
+var _ Target = HTTPTarget{}
+
+// Name returns "http".
+func (t HTTPTarget) Name() string { return "http" }
+
+// Update runs update_customer_identifier over HTTP.
+func (t HTTPTarget) Update(ctx context.Context, i int, conversation, identifier string) error {
+	return httpUpdate(ctx, t.Nodes[i%len(t.Nodes)], conversation, identifier)
+}
+
+// Find runs find_conversations_by_customer_identifier over HTTP.
+func (t HTTPTarget) Find(ctx context.Context, i int, identifier string) ([]string, error) {
+	return httpFind(ctx, t.Nodes[i%len(t.Nodes)], identifier)
+}
+
+func httpUpdate(ctx context.Context, c *client.Client, conversation, identifier string) error {
+	res, err := c.RunDataOperation(ctx, OpUpdate, client.RunRequest{
 		Inputs: map[string]any{"conversationId": conversation, "customerIdentifier": identifier},
 	})
 	if err != nil {
@@ -91,20 +125,15 @@ func (d *HTTP) Update(ctx context.Context, conversation, identifier string) erro
 	return checkUpdated(ok)
 }
 
-// Find runs find_conversations_by_customer_identifier over HTTP.
-func (d *HTTP) Find(ctx context.Context, identifier, conversation string) error {
-	res, err := d.node[conversation].RunDataOperation(ctx, OpFind, client.RunRequest{
+func httpFind(ctx context.Context, c *client.Client, identifier string) ([]string, error) {
+	res, err := c.RunDataOperation(ctx, OpFind, client.RunRequest{
 		Inputs: map[string]any{"customerIdentifier": identifier},
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if res.Error != nil {
-		return res.Error
+		return nil, res.Error
 	}
-	ids, err := res.Strings()
-	if err != nil {
-		return err
-	}
-	return checkFound(ids, conversation)
+	return res.Strings()
 }

@@ -24,19 +24,7 @@ func (d *InProcess) Name() string { return "in-process" }
 // Setup creates an app with one version published to production, a web
 // chat channel resource and n conversations on them.
 func (d *InProcess) Setup(ctx context.Context, n int) ([]string, error) {
-	app, err := d.Service.CreateApp(ctx, d.Org, "bench")
-	if err != nil {
-		return nil, err
-	}
-	v, err := d.Service.CreateVersion(ctx, d.Org, app.ID, nil)
-	if err != nil {
-		return nil, err
-	}
-	dep, err := d.Service.Publish(ctx, d.Org, app.ID, v.ID, domain.EnvProduction)
-	if err != nil {
-		return nil, err
-	}
-	res, err := d.Service.CreateResource(ctx, d.Org, service.ResourceInput{Kind: domain.ResourceWebChat, Name: "bench", Address: "bench-widget"})
+	dep, res, err := SetupDeployment(ctx, d.Service, d.Org)
 	if err != nil {
 		return nil, err
 	}
@@ -54,9 +42,63 @@ func (d *InProcess) Setup(ctx context.Context, n int) ([]string, error) {
 	return convs, nil
 }
 
+// SetupDeployment creates an app in org with one version published to
+// production, and a web chat channel resource.
+func SetupDeployment(ctx context.Context, svc *service.Service, org domain.OrgID) (domain.Deployment, domain.ChannelResource, error) {
+	app, err := svc.CreateApp(ctx, org, "bench")
+	if err != nil {
+		return domain.Deployment{}, domain.ChannelResource{}, err
+	}
+	v, err := svc.CreateVersion(ctx, org, app.ID, nil)
+	if err != nil {
+		return domain.Deployment{}, domain.ChannelResource{}, err
+	}
+	dep, err := svc.Publish(ctx, org, app.ID, v.ID, domain.EnvProduction)
+	if err != nil {
+		return domain.Deployment{}, domain.ChannelResource{}, err
+	}
+	res, err := svc.CreateResource(ctx, org, service.ResourceInput{Kind: domain.ResourceWebChat, Name: "bench", Address: "bench-widget"})
+	return dep, res, err
+}
+
 // Update runs update_customer_identifier through service.Run.
 func (d *InProcess) Update(ctx context.Context, conversation, identifier string) error {
-	res, err := d.Service.Run(ctx, d.Org, service.RunRequest{
+	return serviceUpdate(ctx, d.Service, d.Org, conversation, identifier)
+}
+
+// Find runs find_conversations_by_customer_identifier through service.Run.
+func (d *InProcess) Find(ctx context.Context, identifier, conversation string) error {
+	ids, err := serviceFind(ctx, d.Service, d.Org, identifier)
+	if err != nil {
+		return err
+	}
+	return checkFound(ids, conversation)
+}
+
+// InProcessTarget calls service.Run, for seeded runs.
+type InProcessTarget struct {
+	Service *service.Service
+	// Org must hold a valid ENTERPRISE licence.
+	Org domain.OrgID
+}
+
+var _ Target = InProcessTarget{}
+
+// Name returns "in-process".
+func (t InProcessTarget) Name() string { return "in-process" }
+
+// Update runs update_customer_identifier through service.Run.
+func (t InProcessTarget) Update(ctx context.Context, _ int, conversation, identifier string) error {
+	return serviceUpdate(ctx, t.Service, t.Org, conversation, identifier)
+}
+
+// Find runs find_conversations_by_customer_identifier through service.Run.
+func (t InProcessTarget) Find(ctx context.Context, _ int, identifier string) ([]string, error) {
+	return serviceFind(ctx, t.Service, t.Org, identifier)
+}
+
+func serviceUpdate(ctx context.Context, svc *service.Service, org domain.OrgID, conversation, identifier string) error {
+	res, err := svc.Run(ctx, org, service.RunRequest{
 		Kind: domain.KindDataOperation, Name: OpUpdate,
 		Inputs: map[string]any{"conversationId": conversation, "customerIdentifier": identifier},
 	})
@@ -69,23 +111,22 @@ func (d *InProcess) Update(ctx context.Context, conversation, identifier string)
 	return checkUpdated(res.Value)
 }
 
-// Find runs find_conversations_by_customer_identifier through service.Run.
-func (d *InProcess) Find(ctx context.Context, identifier, conversation string) error {
-	res, err := d.Service.Run(ctx, d.Org, service.RunRequest{
+func serviceFind(ctx context.Context, svc *service.Service, org domain.OrgID, identifier string) ([]string, error) {
+	res, err := svc.Run(ctx, org, service.RunRequest{
 		Kind: domain.KindDataOperation, Name: OpFind,
 		Inputs: map[string]any{"customerIdentifier": identifier},
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if res.Error != nil {
-		return res.Error
+		return nil, res.Error
 	}
 	ids, ok := res.Value.([]string)
 	if !ok {
-		return fmt.Errorf("find returned %T, want a list of ids", res.Value)
+		return nil, fmt.Errorf("find returned %T, want a list of ids", res.Value)
 	}
-	return checkFound(ids, conversation)
+	return ids, nil
 }
 
 func checkUpdated(value any) error {

@@ -39,6 +39,7 @@ var (
 // database.
 type benchWorld struct {
 	*storetest.World
+	db  *postgres.DB
 	raw *pgxpool.Pool
 }
 
@@ -59,7 +60,7 @@ func newBenchWorld(b *testing.B) benchWorld {
 		b.Fatal(err)
 	}
 	b.Cleanup(raw.Close)
-	return benchWorld{World: storetest.NewWorld(b, db), raw: raw}
+	return benchWorld{World: storetest.NewWorld(b, db), db: db, raw: raw}
 }
 
 // BenchmarkUpdateCustomerIdentifier: see storetest.BenchUpdateCustomerIdentifier.
@@ -209,62 +210,8 @@ func rawFind(w benchWorld, ident string) ([]string, error) {
 	return ids, tx.Commit(ctx)
 }
 
-// seedConversations bulk-loads (COPY) customers ext:c0..ext:cN-1, each
-// holding its identifier with storetest.PerCustomer conversations on the world's
-// deployment, then vacuums and analyzes the tables, as autovacuum would
-// soon after a load: without it, the first reader of each freshly copied
-// page sets its hint bits and cannot use index-only scans, a cost that
-// would fall on whichever sub-benchmark runs first.
+// seedConversations seeds storetest.SeedPlan(w, customers) with the
+// store's Seed (COPY, then VACUUM ANALYZE).
 func seedConversations(w benchWorld, customers int) error {
-	ctx := context.Background()
-	org, dep, resource := string(w.Org), string(w.Deployment.ID), string(w.Resource.ID)
-	start := storetest.Epoch
-	customerID := func(c int) string { return fmt.Sprintf("cus_seed%07d", c) }
-	identifier := func(c int) string { return fmt.Sprintf("ext:c%d", c) }
-	tx, err := w.raw.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(ctx)
-	copies := []struct {
-		table   string
-		columns []string
-		rows    int
-		row     func(i int) []any
-	}{
-		{"customers", []string{"id", "org_id", "identifier", "identifier_since", "created_at"}, customers,
-			func(c int) []any { return []any{customerID(c), org, identifier(c), start, start} }},
-		{"identifier_intervals", []string{"org_id", "customer_id", "identifier", "valid_from"}, customers,
-			func(c int) []any { return []any{org, customerID(c), identifier(c), start} }},
-		{"conversations", []string{"id", "org_id", "deployment_id", "app_id", "resource_id", "customer_id", "session_id",
-			"status", "customer_destination", "identifier_at_start", "started_at"}, customers * storetest.PerCustomer,
-			func(i int) []any {
-				// Row i is conversation k of customer c; customers are
-				// interleaved in time, as real traffic does.
-				k, c := i/customers, i%customers
-				conv := fmt.Sprintf("conv_seed%07d_%02d", c, k)
-				return []any{conv, org, dep, string(w.Deployment.AppID), resource, customerID(c), "ses_" + conv,
-					"live", "web-" + conv, identifier(c), start.Add(time.Duration(i) * time.Microsecond)}
-			}},
-	}
-	for _, cp := range copies {
-		src := pgx.CopyFromFunc(func() func() ([]any, error) {
-			i := 0
-			return func() ([]any, error) {
-				if i == cp.rows {
-					return nil, nil
-				}
-				i++
-				return cp.row(i - 1), nil
-			}
-		}())
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{cp.table}, cp.columns, src); err != nil {
-			return fmt.Errorf("copy %s: %w", cp.table, err)
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return err
-	}
-	_, err = w.raw.Exec(ctx, `VACUUM ANALYZE`)
-	return err
+	return w.db.Seed(context.Background(), storetest.SeedPlan(w.World, customers), nil)
 }

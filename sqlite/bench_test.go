@@ -29,6 +29,7 @@ func rawDSN(path string, sync sqlite.Synchronous) string {
 // same file.
 type benchWorld struct {
 	*storetest.World
+	db  *sqlite.DB
 	raw *sql.DB
 }
 
@@ -56,7 +57,7 @@ func newBenchWorldSync(b *testing.B, sync sqlite.Synchronous) benchWorld {
 	}
 	raw.SetMaxOpenConns(1)
 	b.Cleanup(func() { raw.Close() })
-	return benchWorld{World: storetest.NewWorld(b, db), raw: raw}
+	return benchWorld{World: storetest.NewWorld(b, db), db: db, raw: raw}
 }
 
 // BenchmarkUpdateCustomerIdentifier: see storetest.BenchUpdateCustomerIdentifier;
@@ -207,50 +208,8 @@ func rawFind(w benchWorld, ident string) ([]string, error) {
 	return ids, tx.Commit()
 }
 
-// seedConversations bulk-inserts customers ext:c0..ext:cN-1, each holding
-// its identifier with storetest.PerCustomer conversations on the world's deployment.
+// seedConversations seeds storetest.SeedPlan(w, customers) with the
+// store's Seed.
 func seedConversations(w benchWorld, customers int) error {
-	ctx := context.Background()
-	tx, err := w.raw.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	insCustomer, err := tx.PrepareContext(ctx, `INSERT INTO customers (id, org_id, identifier, identifier_since, created_at) VALUES (?, ?, ?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	insInterval, err := tx.PrepareContext(ctx, `INSERT INTO identifier_intervals (org_id, customer_id, identifier, valid_from) VALUES (?, ?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	insConv, err := tx.PrepareContext(ctx, `INSERT INTO conversations (id, org_id, deployment_id, app_id, resource_id, customer_id,
-		session_id, status, customer_destination, identifier_at_start, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'live', ?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	start := storetest.Epoch.UnixMicro()
-	for c := 0; c < customers; c++ {
-		id, ident := fmt.Sprintf("cus_seed%07d", c), fmt.Sprintf("ext:c%d", c)
-		if _, err := insCustomer.ExecContext(ctx, id, w.Org, ident, start, start); err != nil {
-			return err
-		}
-		if _, err := insInterval.ExecContext(ctx, w.Org, id, ident, start); err != nil {
-			return err
-		}
-		for k := 0; k < storetest.PerCustomer; k++ {
-			conv := fmt.Sprintf("conv_seed%07d_%02d", c, k)
-			// Interleave customers in time, as real traffic does.
-			at := start + int64(k*customers+c)
-			if _, err := insConv.ExecContext(ctx, conv, w.Org, w.Deployment.ID, w.Deployment.AppID, w.Resource.ID, id,
-				"ses_"+conv, "web-"+conv, ident, at); err != nil {
-				return err
-			}
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	_, err = w.raw.ExecContext(ctx, `ANALYZE`)
-	return err
+	return w.db.Seed(context.Background(), storetest.SeedPlan(w.World, customers), nil)
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/dataset"
 	"github.com/parleyhq/parley/domain"
 	"github.com/parleyhq/parley/service"
 )
@@ -64,9 +65,9 @@ func BenchUpdateCustomerIdentifier(b *testing.B, w *World, raw RawUpdate) {
 // BenchFindConversations has.
 const PerCustomer = 20
 
-// FindSetup prepares a World whose org has customers ext:c0 ... ext:cN-1,
-// each holding its identifier with PerCustomer conversations, and returns
-// the backend's hand-written find on it.
+// FindSetup prepares a World whose org holds SeedPlan(w, customers)
+// (seeded with the backend's Seed), and returns the backend's
+// hand-written find on it.
 type FindSetup func(b *testing.B, customers int) (*World, func(ident string) ([]string, error))
 
 // BenchFindConversations benchmarks find_conversations_by_customer_identifier
@@ -76,7 +77,8 @@ func BenchFindConversations(b *testing.B, setup FindSetup) {
 		b.Run(fmt.Sprintf("conversations=%d", total), func(b *testing.B) {
 			customers := total / PerCustomer
 			w, raw := setup(b, customers)
-			ident := func(n int) string { return fmt.Sprintf("ext:c%d", (n*7919)%customers) }
+			plan := SeedPlan(w, customers)
+			ident := func(n int) string { return plan.Identifier((n * 7919) % customers) }
 			b.Run("store", func(b *testing.B) {
 				b.ReportAllocs()
 				for n := 0; n < b.N; n++ {
@@ -95,5 +97,15 @@ func BenchFindConversations(b *testing.B, setup FindSetup) {
 				}
 			})
 		})
+	}
+}
+
+// SeedPlan is the data set of the find benchmarks in w's org: customers
+// customers with PerCustomer conversations each, on w's deployment and
+// resource, starting at Epoch.
+func SeedPlan(w *World, customers int) dataset.Plan {
+	return dataset.Plan{
+		Org: w.Org, Deployment: w.Deployment, Resource: w.Resource.ID, Tag: "bench",
+		Customers: customers, Conversations: customers * PerCustomer, Start: Epoch,
 	}
 }

@@ -43,6 +43,8 @@ type benchConfig struct {
 	think time.Duration
 	// soak configures bench.ScenarioSoak (soak.go).
 	soak *soakFlags
+	// seed is the size of the seeded data set; zero without one.
+	seed benchSeed
 }
 
 // benchScenarios are the --scenario values.
@@ -73,11 +75,12 @@ func parseBenchFlags(c *cli, args []string) (benchConfig, error) {
 		"soak: a steady mixed load at --rate for --duration (default 10m), sampling the database and the server's RSS every --sample, with a verdict (with --self: a parley serve child with a short --retention)")
 	think := f.Duration("think", "", 5*time.Second, "webchat: a visitor's mean pause between two messages")
 	soak := addSoakFlags(f)
+	seed := addBenchSeedFlags(f)
 	if err := f.parse(args); err != nil {
 		return benchConfig{}, err
 	}
 	cfg := benchConfig{url: *url, key: *key, self: *self, clients: *clients, duration: *duration,
-		store: benchStore{database: *database, sqliteSync: *sqliteSync}, cpuProfile: *cpuProfile, scenario: *scenario, think: *think}
+		store: benchStore{database: *database, sqliteSync: *sqliteSync}, cpuProfile: *cpuProfile, scenario: *scenario, think: *think, seed: seed.get()}
 	switch {
 	case cfg.self == (cfg.url != ""):
 		return cfg, usagef("parley bench: give either --url (with --key) or --self")
@@ -96,7 +99,10 @@ func parseBenchFlags(c *cli, args []string) (benchConfig, error) {
 	case !validSQLiteSync(cfg.store.sqliteSync):
 		return cfg, usagef("parley bench: --sqlite-sync must be full or normal, got %q", cfg.store.sqliteSync)
 	}
-	return cfg, soak.check(f, &cfg)
+	if err := soak.check(f, &cfg); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.checkSeed()
 }
 
 func cmdBench(ctx context.Context, c *cli, args []string) error {
@@ -125,6 +131,9 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 	}
 	keys := operatorKeys{keys: []ed25519.PublicKey{pub}}
 	logger := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if cfg.seed.customers > 0 {
+		return benchSeeded(ctx, c, cfg, filepath.Join(tmp, "seeded"), keys, priv, logger)
+	}
 
 	inProcess, inStore, err := benchService(ctx, filepath.Join(tmp, "in-process"), cfg.store, keys, logger)
 	if err != nil {
@@ -259,6 +268,17 @@ func startSelfServer(ctx context.Context, dir string, st benchStore, keys operat
 		store.Close()
 		return "", "", nil, err
 	}
+	url, stopServer, err := serveBench(ctx, svc, store, logger)
+	if err != nil {
+		store.Close()
+		return "", "", nil, err
+	}
+	return url, key, func() { stopServer(); store.Close() }, nil
+}
+
+// serveBench serves svc's HTTP API on a free loopback port until stop is
+// called (which leaves store open).
+func serveBench(ctx context.Context, svc *service.Service, store domain.Store, logger *slog.Logger) (url string, stop func(), err error) {
 	// The channels' endpoints, without the SMS outbox worker: the SMS
 	// scenario measures replies queued.
 	registry := newMetricsRegistry()
@@ -267,8 +287,7 @@ func startSelfServer(ctx context.Context, dir string, st benchStore, keys operat
 	handler := httpapi.New(httpapi.Config{Service: svc, Store: store, Logger: logger, Metrics: registry, MaxBodyBytes: defaultMaxBody, Channels: channels})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		store.Close()
-		return "", "", nil, err
+		return "", nil, err
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	srv.RegisterOnShutdown(webChat.Close)
@@ -284,9 +303,8 @@ func startSelfServer(ctx context.Context, dir string, st benchStore, keys operat
 			logger.Warn("bench server", "err", err)
 		}
 		webChat.Close()
-		store.Close()
 	}
-	return "http://" + ln.Addr().String(), key, stop, nil
+	return "http://" + ln.Addr().String(), stop, nil
 }
 
 // startCPUProfile profiles this process into path until stop is called.

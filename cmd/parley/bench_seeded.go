@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/parleyhq/parley/bench"
+	"github.com/parleyhq/parley/client"
+	"github.com/parleyhq/parley/dataset"
+	"github.com/parleyhq/parley/domain"
+	"github.com/parleyhq/parley/service"
+)
+
+// benchSeed is the size of the data set of "parley bench --customers N
+// --conversations M".
+type benchSeed struct {
+	customers, conversations int
+}
+
+// Hand-written baselines: the find with rawReaders readers, the update
+// alone (one transaction at a time) and, on PostgreSQL, with
+// rawWriters connections.
+const (
+	rawReaders = 4
+	rawWriters = 8
+)
+
+type benchSeedFlags struct{ customers, conversations *int }
+
+func addBenchSeedFlags(f *flagSet) benchSeedFlags {
+	return benchSeedFlags{
+		customers: f.Int("customers", "", 0, "seed a database of this many customers first (with --conversations; needs --self or --database): "+
+			"clients pick customers at random over the whole set, and hand-written SQL baselines are measured on the same data"),
+		conversations: f.Int("conversations", "", 0, "conversations of the seeded database, spread evenly over --customers"),
+	}
+}
+
+func (s benchSeedFlags) get() benchSeed {
+	return benchSeed{customers: *s.customers, conversations: *s.conversations}
+}
+
+// checkSeed validates the seeding flags against the others.
+func (cfg benchConfig) checkSeed() error {
+	s := cfg.seed
+	switch {
+	case s.customers == 0 && s.conversations == 0:
+		return nil
+	case s.customers <= 0 || s.conversations < s.customers:
+		return usagef("parley bench: --customers must be positive and --conversations at least --customers")
+	case s.customers < max(cfg.clients, rawReaders, rawWriters):
+		return usagef("parley bench: --customers must be at least --clients (%d) and %d: each client owns its customers", cfg.clients, rawWriters)
+	case cfg.scenario != bench.ScenarioOperations:
+		return usagef("parley bench: --customers works with --scenario %s only", bench.ScenarioOperations)
+	case !cfg.self && cfg.store.database == "":
+		return usagef("parley bench: --customers needs --self or --database (the PostgreSQL database of the --url servers): the bench seeds it")
+	}
+	return nil
+}
+
+// benchSeeded seeds a data set into one store (temporary SQLite files in
+// dir, or the PostgreSQL database shared with the --url servers) and
+// measures the operations on it by hand-written SQL, in process and over
+// HTTP, all on the same org and customers.
+func benchSeeded(ctx context.Context, c *cli, cfg benchConfig, dir string, keys operatorKeys, priv ed25519.PrivateKey, logger *slog.Logger) error {
+	svc, store, err := benchService(ctx, dir, cfg.store, keys, logger)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	target, key := cfg.url, cfg.key
+	var org domain.OrgID
+	if cfg.self {
+		if org, key, err = createLicensedOrg(ctx, svc, priv, "bench seeded"); err != nil {
+			return err
+		}
+		var stop func()
+		if target, stop, err = serveBench(ctx, svc, store, logger); err != nil {
+			return err
+		}
+		defer stop()
+	} else if org, err = svc.Authenticate(ctx, key); err != nil {
+		return fmt.Errorf("parley bench: --key on --database: %w", err)
+	}
+	plan, err := seedBench(ctx, c, cfg.seed, svc, store, org)
+	if err != nil {
+		return err
+	}
+	raw, closeRaw, err := openRaw(ctx, cfg.store, dir, org)
+	if err != nil {
+		return err
+	}
+	defer closeRaw()
+	httpClient := bench.NewHTTPClient(cfg.clients)
+	var nodes []*client.Client
+	for _, u := range splitURLs(target) {
+		nodes = append(nodes, client.New(u, key, client.WithHTTPClient(httpClient)))
+	}
+	fmt.Fprintf(c.stdout, "# parley bench: %d customers, %d conversations; %s per phase; HTTP target %s; store %s\n",
+		plan.Customers, plan.Conversations, cfg.duration, target, cfg.store.flags(dir).describe())
+	report, runErr := bench.RunSeeded(ctx, bench.Config{Duration: cfg.duration, Progress: c.stderr}, bench.NewSeeded(plan),
+		seededPhases(cfg, raw, bench.InProcessTarget{Service: svc, Org: org}, bench.HTTPTarget{Nodes: nodes}))
+	if err := report.Print(c.stdout); err != nil {
+		return err
+	}
+	return runErr
+}
+
+// seedBench publishes an app and creates a web chat resource in org, and
+// seeds the data set on them with a progress bar.
+func seedBench(ctx context.Context, c *cli, size benchSeed, svc *service.Service, store domain.Store, org domain.OrgID) (dataset.Plan, error) {
+	seeder, ok := store.(interface {
+		Seed(ctx context.Context, plan dataset.Plan, progress func(rows int)) error
+	})
+	if !ok {
+		return dataset.Plan{}, fmt.Errorf("parley bench: the store %T cannot seed", store)
+	}
+	dep, res, err := bench.SetupDeployment(ctx, svc, org)
+	if err != nil {
+		return dataset.Plan{}, err
+	}
+	tag, err := bench.RunTag()
+	if err != nil {
+		return dataset.Plan{}, err
+	}
+	// Every conversation started before now, so updates come after them.
+	start := time.Now().UTC().Add(-time.Hour - time.Duration(size.conversations)*time.Microsecond)
+	plan := dataset.Plan{Org: org, Deployment: dep, Resource: res.ID, Tag: tag,
+		Customers: size.customers, Conversations: size.conversations, Start: start}
+	t0 := time.Now()
+	if err := seeder.Seed(ctx, plan, bench.ProgressBar(c.stderr, "seeding", plan.Rows())); err != nil {
+		return plan, err
+	}
+	fmt.Fprintf(c.stderr, "# seeded %d rows in %s (statistics included)\n", plan.Rows(), time.Since(t0).Round(time.Second))
+	return plan, nil
+}
+
+// openRaw opens the hand-written SQL baseline on the store's database.
+func openRaw(ctx context.Context, st benchStore, dir string, org domain.OrgID) (bench.Target, func(), error) {
+	if st.database != "" {
+		raw, err := bench.OpenRawPostgres(ctx, st.database, org, rawWriters)
+		if err != nil {
+			return nil, nil, err
+		}
+		return raw, raw.Close, nil
+	}
+	raw, err := bench.OpenRawSQLite(ctx, filepath.Join(dir, sqliteFileName), st.flags(dir).sync(), org, rawReaders)
+	if err != nil {
+		return nil, nil, err
+	}
+	return raw, func() { raw.Close() }, nil
+}
+
+// seededPhases: per operation, the baselines, then in process, then HTTP.
+func seededPhases(cfg benchConfig, raw, inProcess, http bench.Target) []bench.Phase {
+	updates := []bench.Phase{{Op: bench.OpUpdate, Target: raw, Clients: 1}}
+	if cfg.store.database != "" {
+		updates = append(updates, bench.Phase{Op: bench.OpUpdate, Target: raw, Clients: rawWriters})
+	}
+	updates = append(updates,
+		bench.Phase{Op: bench.OpUpdate, Target: inProcess, Clients: cfg.clients},
+		bench.Phase{Op: bench.OpUpdate, Target: http, Clients: cfg.clients})
+	return append(updates,
+		bench.Phase{Op: bench.OpFind, Target: raw, Clients: rawReaders},
+		bench.Phase{Op: bench.OpFind, Target: inProcess, Clients: cfg.clients},
+		bench.Phase{Op: bench.OpFind, Target: http, Clients: cfg.clients})
+}
