@@ -67,15 +67,22 @@ type fixture struct {
 
 func newFixture(t *testing.T) fixture {
 	t.Helper()
-	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "parley.db"))
+	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "parley.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	if err := store.Migrate(ctx); err != nil {
+	if err := store.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	svc, priv := newService(t, store)
+	return fixture{svc: svc, store: store, priv: priv}
+}
+
+// newService is a service on store (migrated) trusting one operator key,
+// returned with it.
+func newService(t *testing.T, store domain.Store) (*service.Service, ed25519.PrivateKey) {
+	t.Helper()
 	pub, priv, err := license.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +91,7 @@ func newFixture(t *testing.T) fixture {
 		Store: store, Clock: clock.System{}, IDs: ids.Random{},
 		Licenses: license.NewVerifier(pub), Identifiers: identifier.Normalizer{},
 	})
-	return fixture{svc: svc, store: store, priv: priv}
+	return svc, priv
 }
 
 // org creates an org, with an ENTERPRISE licence when licensed is true.

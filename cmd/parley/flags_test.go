@@ -156,6 +156,15 @@ func TestBenchFlagsResolution(t *testing.T) {
 		{name: "never the server's sqlite setting from the environment", env: map[string]string{"PARLEY_SQLITE_SYNC": "normal"}, args: []string{"--self"},
 			want: benchConfig{self: true, clients: 32, duration: 10 * time.Second, store: benchStore{sqliteSync: "full"}, scenario: "operations", think: 5 * time.Second}},
 		{name: "bad sqlite sync", args: []string{"--self", "--sqlite-sync", "off"}, wantErr: "--sqlite-sync"},
+		{name: "seeded", args: []string{"--self", "--customers", "100000", "--conversations", "1000000"},
+			want: benchConfig{self: true, clients: 32, duration: 10 * time.Second, store: benchStore{sqliteSync: "full"}, scenario: "operations", think: 5 * time.Second,
+				seed: benchSeed{customers: 100000, conversations: 1000000}}},
+		{name: "seeded servers share the database", args: []string{"--url", "http://x", "--key", "k", "--customers", "100", "--conversations", "100"},
+			wantErr: "--database"},
+		{name: "fewer conversations than customers", args: []string{"--self", "--customers", "100", "--conversations", "10"}, wantErr: "--conversations"},
+		{name: "conversations without customers", args: []string{"--self", "--conversations", "10"}, wantErr: "--customers"},
+		{name: "fewer customers than clients", args: []string{"--self", "--customers", "10", "--conversations", "10"}, wantErr: "--clients"},
+		{name: "seeded bot", args: []string{"--self", "--scenario", "bot", "--customers", "100", "--conversations", "100"}, wantErr: "--scenario"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
