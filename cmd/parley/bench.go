@@ -67,7 +67,7 @@ func parseBenchFlags(c *cli, args []string) (benchConfig, error) {
 	// Not read from PARLEY_SQLITE_SYNC either: the bench's databases are
 	// its own.
 	sqliteSync := addSQLiteSyncFlag(f, "")
-	cpuProfile := f.String("cpuprofile", "", "", "write a CPU profile of the run (with --self, the server's work included) to this file, for go tool pprof")
+	cpuProfile := f.String("cpuprofile", "", "", "write a CPU profile of the run (with --self, the server's work included; with --customers, the measured phases, not the seeding) to this file, for go tool pprof")
 	scenario := f.String("scenario", "", bench.ScenarioOperations, "operations: the data operations; bot: every client converses with the example bot (examples/change-number), one turn per message;\n"+
 		"sms: every client texts the example bot through Twilio's inbound webhook (to the replies queued);\n"+
 		"webchat: --clients visitors converse with the example bot over web chat sockets, each pausing about --think between messages (round trip: sent until the bot's replies arrive);\n"+
@@ -113,13 +113,6 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 	if cfg.scenario == bench.ScenarioSoak {
 		return benchSoak(ctx, c, cfg)
 	}
-	if cfg.cpuProfile != "" {
-		stop, err := startCPUProfile(cfg.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer stop()
-	}
 	tmp, err := os.MkdirTemp("", "parley-bench-")
 	if err != nil {
 		return err
@@ -133,6 +126,13 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 	logger := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if cfg.seed.customers > 0 {
 		return benchSeeded(ctx, c, cfg, filepath.Join(tmp, "seeded"), keys, priv, logger)
+	}
+	if cfg.cpuProfile != "" {
+		stop, err := startCPUProfile(cfg.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 
 	inProcess, inStore, err := benchService(ctx, filepath.Join(tmp, "in-process"), cfg.store, keys, logger)

@@ -89,6 +89,13 @@ func benchSeeded(ctx context.Context, c *cli, cfg benchConfig, dir string, keys 
 	if err != nil {
 		return err
 	}
+	if cfg.cpuProfile != "" {
+		stop, err := startCPUProfile(cfg.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	raw, closeRaw, err := openRaw(ctx, cfg.store, dir, org)
 	if err != nil {
 		return err
