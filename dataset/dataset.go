@@ -55,9 +55,12 @@ func isTag(s string) bool {
 	return true
 }
 
+// Ids are zero-padded so that they sort in the order they are written:
+// each primary key index grows at its end.
+
 // CustomerID is customer c's id (0 <= c < Customers).
 func (p Plan) CustomerID(c int) domain.CustomerID {
-	return domain.CustomerID(fmt.Sprintf("cus_%s_%d", p.Tag, c))
+	return domain.CustomerID(fmt.Sprintf("cus_%s_%09d", p.Tag, c))
 }
 
 // Identifier is customer c's identifier, normalized.
@@ -84,7 +87,7 @@ func (p Plan) Customer(i int) (c, k int) { return i % p.Customers, i / p.Custome
 
 // ConversationID is conversation i's id (0 <= i < Conversations).
 func (p Plan) ConversationID(i int) domain.ConversationID {
-	return domain.ConversationID(fmt.Sprintf("conv_%s_%d", p.Tag, i))
+	return domain.ConversationID(fmt.Sprintf("conv_%s_%09d", p.Tag, i))
 }
 
 // Newest is the index of customer c's newest conversation.
@@ -127,7 +130,7 @@ func (p Plan) Tables() []Table {
 // Rows is the number of rows Tables writes.
 func (p Plan) Rows() int { return 3*p.Customers + 2*p.Conversations }
 
-func (p Plan) sessionID(i int) string { return fmt.Sprintf("ses_%s_%d", p.Tag, i) }
+func (p Plan) sessionID(i int) string { return fmt.Sprintf("ses_%s_%09d", p.Tag, i) }
 
 func (p Plan) conversationRow(i int) []any {
 	c, _ := p.Customer(i)
