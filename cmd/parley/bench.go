@@ -21,6 +21,7 @@ import (
 	"github.com/parleyhq/parley/domain"
 	"github.com/parleyhq/parley/httpapi"
 	"github.com/parleyhq/parley/license"
+	"github.com/parleyhq/parley/runlog"
 	"github.com/parleyhq/parley/service"
 	"github.com/parleyhq/parley/webhook"
 )
@@ -135,11 +136,11 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 		defer stop()
 	}
 
-	inProcess, inStore, err := benchService(ctx, filepath.Join(tmp, "in-process"), cfg.store, keys, logger)
+	inProcess, _, closeInProcess, err := benchService(ctx, filepath.Join(tmp, "in-process"), cfg.store, keys, logger)
 	if err != nil {
 		return err
 	}
-	defer inStore.Close()
+	defer closeInProcess()
 	inOrg, _, err := createLicensedOrg(ctx, inProcess, priv, "bench in-process")
 	if err != nil {
 		return err
@@ -230,13 +231,19 @@ func (b benchStore) flags(dir string) storeFlags {
 }
 
 // benchService opens a fresh, migrated store in dir (or on the PostgreSQL
-// database) and wires a service on it.
-func benchService(ctx context.Context, dir string, st benchStore, keys operatorKeys, logger *slog.Logger) (*service.Service, domain.Store, error) {
-	store, err := st.flags(dir).open(ctx)
+// database) and wires a service on it with a run log as parley serve's;
+// closeAll writes the run log's buffered records and closes the store.
+func benchService(ctx context.Context, dir string, st benchStore, keys operatorKeys, logger *slog.Logger) (svc *service.Service, store domain.Store, closeAll func(), err error) {
+	store, err = st.flags(dir).open(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return newService(store, keys, webhook.NewGuard(false, nil), nil, logger), store, nil
+	runs := runlog.New(runlog.Config{Store: store, Logger: logger})
+	closeAll = func() {
+		closeRunLog(runs, logger)
+		store.Close()
+	}
+	return newService(store, keys, webhook.NewGuard(false, nil), runs, logger), store, closeAll, nil
 }
 
 // createLicensedOrg creates an org holding an ENTERPRISE licence signed by
@@ -260,20 +267,20 @@ func createLicensedOrg(ctx context.Context, svc *service.Service, priv ed25519.P
 // startSelfServer serves the HTTP API on a free loopback port from a fresh
 // store, with an ENTERPRISE org; it returns the base URL and the org's key.
 func startSelfServer(ctx context.Context, dir string, st benchStore, keys operatorKeys, priv ed25519.PrivateKey, logger *slog.Logger) (url, key string, stop func(), err error) {
-	svc, store, err := benchService(ctx, dir, st, keys, logger)
+	svc, store, closeStore, err := benchService(ctx, dir, st, keys, logger)
 	if err != nil {
 		return "", "", nil, err
 	}
 	if _, key, err = createLicensedOrg(ctx, svc, priv, "bench http"); err != nil {
-		store.Close()
+		closeStore()
 		return "", "", nil, err
 	}
 	url, stopServer, err := serveBench(ctx, svc, store, logger)
 	if err != nil {
-		store.Close()
+		closeStore()
 		return "", "", nil, err
 	}
-	return url, key, func() { stopServer(); store.Close() }, nil
+	return url, key, func() { stopServer(); closeStore() }, nil
 }
 
 // serveBench serves svc's HTTP API on a free loopback port until stop is

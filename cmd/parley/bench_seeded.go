@@ -66,11 +66,11 @@ func (cfg benchConfig) checkSeed() error {
 // measures the operations on it by hand-written SQL, in process and over
 // HTTP, all on the same org and customers.
 func benchSeeded(ctx context.Context, c *cli, cfg benchConfig, dir string, keys operatorKeys, priv ed25519.PrivateKey, logger *slog.Logger) error {
-	svc, store, err := benchService(ctx, dir, cfg.store, keys, logger)
+	svc, store, closeStore, err := benchService(ctx, dir, cfg.store, keys, logger)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer closeStore()
 	target, key := cfg.url, cfg.key
 	var org domain.OrgID
 	if cfg.self {
