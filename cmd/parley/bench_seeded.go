@@ -19,6 +19,9 @@ import (
 // --conversations M".
 type benchSeed struct {
 	customers, conversations int
+	// licenseKeys are operator public keys the in-process service trusts
+	// besides the bench's own, for the licence of the --key org.
+	licenseKeys string
 }
 
 // Hand-written baselines: the find with rawReaders readers, the update
@@ -29,18 +32,23 @@ const (
 	rawWriters = 8
 )
 
-type benchSeedFlags struct{ customers, conversations *int }
+type benchSeedFlags struct {
+	customers, conversations *int
+	licenseKeys              *string
+}
 
 func addBenchSeedFlags(f *flagSet) benchSeedFlags {
 	return benchSeedFlags{
 		customers: f.Int("customers", "", 0, "seed a database of this many customers first (with --conversations; needs --self or --database): "+
 			"clients pick customers at random over the whole set, and hand-written SQL baselines are measured on the same data"),
 		conversations: f.Int("conversations", "", 0, "conversations of the seeded database, spread evenly over --customers"),
+		licenseKeys: f.String("license-keys", "PARLEY_LICENSE_KEYS", "", "with --customers and --url: the operator public keys of the servers "+
+			"(as given to parley serve), so that the in-process figure runs in the --key org, on the same data"),
 	}
 }
 
 func (s benchSeedFlags) get() benchSeed {
-	return benchSeed{customers: *s.customers, conversations: *s.conversations}
+	return benchSeed{customers: *s.customers, conversations: *s.conversations, licenseKeys: *s.licenseKeys}
 }
 
 // checkSeed validates the seeding flags against the others.
@@ -66,6 +74,11 @@ func (cfg benchConfig) checkSeed() error {
 // measures the operations on it by hand-written SQL, in process and over
 // HTTP, all on the same org and customers.
 func benchSeeded(ctx context.Context, c *cli, cfg benchConfig, dir string, keys operatorKeys, priv ed25519.PrivateKey, logger *slog.Logger) error {
+	trusted, err := parsePublicKeys(cfg.seed.licenseKeys)
+	if err != nil {
+		return err
+	}
+	keys.keys = append(keys.keys, trusted...)
 	svc, store, closeStore, err := benchService(ctx, dir, cfg.store, keys, logger)
 	if err != nil {
 		return err
