@@ -238,6 +238,9 @@ func benchService(ctx context.Context, dir string, st benchStore, keys operatorK
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	runs := runlog.New(runlog.Config{Store: store, Logger: logger})
 	closeAll = func() {
 		closeRunLog(runs, logger)

@@ -159,12 +159,12 @@ func startSoakServer(ctx context.Context, dir string, st benchStore, s *soakFlag
 	if err != nil {
 		return nil, err
 	}
-	svc, store, err := benchService(ctx, dir, st, operatorKeys{keys: []ed25519.PublicKey{pub}}, nil)
+	svc, _, closeStore, err := benchService(ctx, dir, st, operatorKeys{keys: []ed25519.PublicKey{pub}}, nil)
 	if err != nil {
 		return nil, err
 	}
 	_, key, err := createLicensedOrg(ctx, svc, priv, "bench soak")
-	store.Close()
+	closeStore()
 	if err != nil {
 		return nil, err
 	}
