@@ -43,6 +43,12 @@ type WebhookTx interface {
 	// applied[i] is false when fs[i]'s lease was lost (the delivery was
 	// claimed again, replayed, failed by a disabled endpoint or deleted).
 	FinishWebhookAttempts(ctx context.Context, fs []WebhookFinish) (applied []bool, err error)
+	// ExtendWebhookLeases makes the leases of ls last until until (never
+	// shortening one) where the delivery is still pending under that
+	// lease; renewed[i] reports whether ls[i] was extended. On PostgreSQL
+	// a delivery another transaction holds (its attempt being recorded, a
+	// claim after the lease expired) is skipped, not waited for.
+	ExtendWebhookLeases(ctx context.Context, ls []WebhookLease, until time.Time) (renewed []bool, err error)
 	// GetWebhookDelivery returns the delivery of event seq to the
 	// endpoint; CodeNotFound when there is none in org.
 	GetWebhookDelivery(ctx context.Context, org OrgID, endpoint WebhookEndpointID, seq int64) (WebhookDelivery, error)
@@ -144,6 +150,13 @@ type WebhookDelivery struct {
 
 // EventID is the delivery's event id, the webhook-id of its requests.
 func (d WebhookDelivery) EventID() string { return EventIDOf(d.EventSeq) }
+
+// WebhookLease names a delivery and the lease a worker holds on it.
+type WebhookLease struct {
+	EndpointID WebhookEndpointID
+	EventSeq   int64
+	Lease      string
+}
 
 // WebhookFinish is one attempt to record with the delivery it leaves.
 type WebhookFinish struct {

@@ -193,6 +193,52 @@ func (t *tx) FinishWebhookAttempts(ctx context.Context, fs []domain.WebhookFinis
 	return applied, nil
 }
 
+// ExtendWebhookLeases extends the leases still held, in one statement;
+// rows locked by another transaction are skipped (FOR UPDATE SKIP LOCKED),
+// so it never waits in a cycle with the worker's own recording.
+func (t *tx) ExtendWebhookLeases(ctx context.Context, ls []domain.WebhookLease, until time.Time) ([]bool, error) {
+	endpoints, seqs, leases := make([]string, len(ls)), make([]int64, len(ls)), make([]string, len(ls))
+	for i, l := range ls {
+		endpoints[i], seqs[i], leases[i] = string(l.EndpointID), l.EventSeq, l.Lease
+	}
+	rows, err := t.query(ctx, `UPDATE webhook_deliveries d SET next_attempt_at = GREATEST(d.next_attempt_at, $4)
+		FROM (SELECT w.endpoint_id, w.event_seq FROM webhook_deliveries w
+			JOIN unnest($1::text[], $2::bigint[], $3::text[]) AS x(endpoint_id, event_seq, lease)
+				ON w.endpoint_id = x.endpoint_id AND w.event_seq = x.event_seq AND w.lease = x.lease
+			WHERE w.state = 'pending'
+			FOR UPDATE OF w SKIP LOCKED) held
+		WHERE d.endpoint_id = held.endpoint_id AND d.event_seq = held.event_seq
+		RETURNING d.endpoint_id, d.event_seq`, endpoints, seqs, leases, until)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: extend webhook leases: %w", err)
+	}
+	done, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.WebhookLease, error) {
+		var l domain.WebhookLease
+		return l, row.Scan(&l.EndpointID, &l.EventSeq)
+	})
+	if err != nil {
+		return nil, t.note(fmt.Errorf("postgres: extend webhook leases: %w", err))
+	}
+	return renewedOf(ls, done), nil
+}
+
+// renewedOf reports which of ls are among done (compared by delivery).
+func renewedOf(ls, done []domain.WebhookLease) []bool {
+	type key struct {
+		endpoint domain.WebhookEndpointID
+		seq      int64
+	}
+	set := make(map[key]bool, len(done))
+	for _, d := range done {
+		set[key{d.EndpointID, d.EventSeq}] = true
+	}
+	renewed := make([]bool, len(ls))
+	for i, l := range ls {
+		renewed[i] = set[key{l.EndpointID, l.EventSeq}]
+	}
+	return renewed
+}
+
 // GetWebhookDelivery returns one delivery; CodeNotFound when none in org.
 func (t *tx) GetWebhookDelivery(ctx context.Context, org domain.OrgID, endpoint domain.WebhookEndpointID, seq int64) (domain.WebhookDelivery, error) {
 	return get(ctx, t, "webhook delivery", domain.EventIDOf(seq), scanDelivery,

@@ -200,6 +200,38 @@ type finishKey struct {
 	seq      int64
 }
 
+// ExtendWebhookLeases extends the leases still held, in one statement
+// reading them from a JSON array (json_each).
+func (t *tx) ExtendWebhookLeases(ctx context.Context, ls []domain.WebhookLease, until time.Time) ([]bool, error) {
+	rows := make([][]any, len(ls))
+	for i, l := range ls {
+		rows[i] = []any{l.EndpointID, l.EventSeq, l.Lease}
+	}
+	batch, err := json.Marshal(rows)
+	if err != nil {
+		return nil, wrap("extend webhook leases", err)
+	}
+	done, err := list(ctx, t, "extend webhook leases", func(s scanner) (domain.WebhookLease, error) {
+		var l domain.WebhookLease
+		return l, s.Scan(&l.EndpointID, &l.EventSeq)
+	}, `UPDATE webhook_deliveries AS d SET next_attempt_at = max(d.next_attempt_at, ?)
+		FROM json_each(?) AS i
+		WHERE d.endpoint_id = i.value->>0 AND d.event_seq = i.value->>1 AND d.lease = i.value->>2 AND d.state = 'pending'
+		RETURNING endpoint_id, event_seq`, micros(until), string(batch))
+	if err != nil {
+		return nil, err
+	}
+	set := make(map[finishKey]bool, len(done))
+	for _, d := range done {
+		set[finishKey{string(d.EndpointID), d.EventSeq}] = true
+	}
+	renewed := make([]bool, len(ls))
+	for i, l := range ls {
+		renewed[i] = set[finishKey{string(l.EndpointID), l.EventSeq}]
+	}
+	return renewed, nil
+}
+
 // GetWebhookDelivery returns one delivery; CodeNotFound when none in org.
 func (t *tx) GetWebhookDelivery(ctx context.Context, org domain.OrgID, endpoint domain.WebhookEndpointID, seq int64) (domain.WebhookDelivery, error) {
 	return get(ctx, t, "webhook delivery", domain.EventIDOf(seq), scanDelivery,

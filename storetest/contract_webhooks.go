@@ -14,7 +14,7 @@ import (
 // newStore makes: endpoint round trips and org isolation, the fan-out of
 // AppendEvent into deliveries (subscribed types, enabled endpoints, same
 // transaction), leases that no two claimers share (also under concurrent
-// claimers), attempts applied only under their lease, replays, failing
+// claimers) and their extension, attempts applied only under their lease, replays, failing
 // pending deliveries, endpoint health and the queue figures.
 func RunWebhookContract(t *testing.T, newStore Factory) {
 	t.Run("Endpoints", func(t *testing.T) { testWebhookEndpoints(t, newStore) })
@@ -23,6 +23,7 @@ func RunWebhookContract(t *testing.T, newStore Factory) {
 	t.Run("Reschedule", func(t *testing.T) { testWebhookReschedule(t, newStore) })
 	t.Run("Health", func(t *testing.T) { testWebhookHealth(t, newStore) })
 	t.Run("ConcurrentClaims", func(t *testing.T) { testWebhookConcurrentClaims(t, newStore) })
+	t.Run("Leases", func(t *testing.T) { testWebhookLeases(t, newStore) })
 }
 
 func endpoint(tn tenant, id string, types ...string) domain.WebhookEndpoint {

@@ -198,3 +198,75 @@ func testConcurrentWorkers(t *testing.T, stores []domain.Store) {
 	t.Logf("%d events, each delivered once to the healthy endpoint; %d attempts at the failing one, %d at the flaky ones",
 		events, len(failing.requests()), flakyCalls.Load())
 }
+
+// TestWebhookLeaseRenewal: requests that take longer than the lease
+// (500 ms answers, 300 ms leases) while a second worker looks for due
+// deliveries: the holder keeps extending its leases, so the other never
+// takes a delivery over and each event arrives once.
+func TestWebhookLeaseRenewal(t *testing.T) {
+	backends := []string{"sqlite"}
+	if os.Getenv("PARLEY_TEST_POSTGRES") != "" {
+		backends = append(backends, "postgres")
+	}
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) { testLeaseRenewal(t, sharedStores(t, backend, 2)) })
+	}
+}
+
+func testLeaseRenewal(t *testing.T, stores []domain.Store) {
+	const events = 6
+	ctx := context.Background()
+	guard := webhook.NewGuard(true, nil)
+	svc := service.New(service.Config{Store: stores[0], Clock: clock.System{}, IDs: ids.Random{}, Webhooks: guard})
+	org, _, err := svc.CreateOrg(ctx, "Slow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := newReceiver(t)
+	inner := slow.Config.Handler
+	slow.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(500 * time.Millisecond)
+		inner.ServeHTTP(w, r)
+	})
+	url := slow.URL + "/hook"
+	if _, err := svc.CreateWebhookEndpoint(ctx, org.ID, service.WebhookEndpointInput{URL: &url}); err != nil {
+		t.Fatal(err)
+	}
+	for n := range events {
+		e := domain.Event{OrgID: org.ID, Type: domain.EventMessageReceived, Subject: "conv_x", CreatedAt: time.Now().UTC(),
+			Payload: map[string]any{"n": n}}
+		if err := stores[0].Update(ctx, func(tx domain.Tx) error { return tx.AppendEvent(ctx, e) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logs := &errorLog{}
+	runCtx, stop := context.WithCancel(ctx)
+	var running sync.WaitGroup
+	for _, store := range stores {
+		w := webhook.NewWorker(webhook.Config{
+			Store: store, Service: service.New(service.Config{Store: store, Clock: clock.System{}, IDs: ids.Random{}, Webhooks: guard}),
+			Clock: clock.System{}, Sender: webhook.NewSender(guard, 5*time.Second, events), Concurrency: events,
+			Lease: 300 * time.Millisecond, PollInterval: 20 * time.Millisecond, Logger: slog.New(logs),
+		})
+		running.Go(func() { _ = w.Run(runCtx) })
+	}
+	deadline := time.Now().Add(time.Minute)
+	for len(slow.accepted()) < events && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // time for a second worker to take one over
+	stop()
+	running.Wait()
+	for _, rec := range logs.list() {
+		t.Errorf("worker error: %s", rec)
+	}
+	got := slow.accepted()
+	if len(got) != events {
+		t.Fatalf("%d distinct events arrived, want %d", len(got), events)
+	}
+	for id, n := range got {
+		if n != 1 {
+			t.Errorf("event %s arrived %d times: a lease expired while its holder was alive", id, n)
+		}
+	}
+}

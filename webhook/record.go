@@ -45,6 +45,11 @@ type disabling struct {
 // finish records a batch of attempts in one transaction, then disables
 // the endpoints that answered 410 or have failed for too long.
 func (w *Worker) finish(ctx context.Context, batch []result) error {
+	defer func() {
+		for _, r := range batch {
+			w.held.release(r.job.hold)
+		}
+	}()
 	now := w.cfg.Clock.Now().UTC()
 	var h *health
 	var outcomes []string

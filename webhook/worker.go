@@ -77,6 +77,7 @@ type Worker struct {
 	metrics *metrics
 	owner   string       // this worker's lease prefix
 	claims  atomic.Int64 // numbers each claim's lease
+	held    *holdings    // deliveries claimed and not yet recorded
 }
 
 // NewWorker returns a Worker.
@@ -103,7 +104,8 @@ func NewWorker(cfg Config) *Worker {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Worker{cfg: cfg, log: logger, metrics: newMetrics(cfg.Metrics), owner: newOwner()}
+	return &Worker{cfg: cfg, log: logger, metrics: newMetrics(cfg.Metrics), owner: newOwner(),
+		held: newHoldings()}
 }
 
 // newOwner names a worker in the leases it takes.
@@ -118,9 +120,7 @@ type job struct {
 	delivery domain.WebhookDelivery
 	endpoint domain.WebhookEndpoint
 	lease    string
-	// sendBy is the last moment its request may start: the lease's end
-	// less the time a request and its recording may take.
-	sendBy time.Time
+	hold     *holding
 }
 
 // result is a job's attempt.
@@ -137,13 +137,14 @@ type result struct {
 // Concurrency senders take jobs from a queue that one loop refills with a
 // claim (of at most maxClaim) whenever a quarter of its target is free.
 // The target is what the senders complete in queueWindow at their recent
-// pace, between queueFactor × Concurrency and 2 × maxClaim, so claims (and their
-// transactions) are few and large under load and a slow endpoint does not
-// hold many deliveries. When a claim found less than it had room for, the
-// loop waits for the Notifier (a commit made deliveries due) or
-// PollInterval, whichever comes first. A job that waited in the queue so
-// long that its lease could expire during the request is not sent (its
-// lease expires and it is claimed again).
+// pace, between queueFactor × Concurrency and 2 × maxClaim, so claims
+// (and their transactions) are few and large under load and a slow
+// endpoint does not hold many deliveries. When a claim found less than it
+// had room for, the loop waits for the Notifier (a commit made deliveries
+// due) or PollInterval, whichever comes first. The leases of the
+// deliveries held are extended meanwhile (lease.go); a job whose lease
+// could still expire during its request (it could not be extended) is
+// not sent: its lease expires and it is claimed again.
 func (w *Worker) Run(ctx context.Context) error {
 	capacity := max(2*maxClaim, queueFactor*w.cfg.Concurrency)
 	jobs := make(chan job, capacity)
@@ -159,6 +160,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		cancel := w.cfg.Notifier.Subscribe(domain.TopicWebhooks, func(string) { signal(wake) })
 		defer cancel()
 	}
+	stopRenewing := make(chan struct{})
+	defer close(stopRenewing)
+	go w.renewLoop(stopRenewing)
 	p := newPace(queueFactor*w.cfg.Concurrency, capacity, w.cfg.Clock.Now())
 	detached := context.WithoutCancel(ctx)
 	var senders sync.WaitGroup
@@ -166,8 +170,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		senders.Go(func() {
 			for j := range jobs {
 				signal(space)
-				if w.cfg.Clock.Now().After(j.sendBy) {
-					continue // the lease could expire mid-request
+				if !w.held.sendable(j.hold, w.cfg.Clock.Now(), w.cfg.Lease/3) {
+					w.held.release(j.hold) // the lease could expire mid-request
+					continue
 				}
 				results <- w.attempt(detached, j)
 				p.done.Add(1)
@@ -272,10 +277,10 @@ func (w *Worker) claim(ctx context.Context, n int) ([]job, error) {
 	now := w.cfg.Clock.Now().UTC()
 	lease := fmt.Sprintf("%s-%d", w.owner, w.claims.Add(1))
 	var jobs []job
-	sendBy := now.Add(w.cfg.Lease / 3)
+	until := now.Add(w.cfg.Lease)
 	err := w.cfg.Store.Update(ctx, func(tx domain.Tx) error {
 		jobs = jobs[:0]
-		ds, err := tx.ClaimWebhookDeliveries(ctx, now, now.Add(w.cfg.Lease), lease, n)
+		ds, err := tx.ClaimWebhookDeliveries(ctx, now, until, lease, n)
 		if err != nil {
 			return err
 		}
@@ -288,10 +293,13 @@ func (w *Worker) claim(ctx context.Context, n int) ([]job, error) {
 				}
 				endpoints[d.EndpointID] = e
 			}
-			jobs = append(jobs, job{delivery: d, endpoint: e, lease: lease, sendBy: sendBy})
+			jobs = append(jobs, job{delivery: d, endpoint: e, lease: lease})
 		}
 		return nil
 	})
+	for i := range jobs {
+		jobs[i].hold = w.held.add(jobs[i].delivery, lease, until)
+	}
 	return jobs, err
 }
 
