@@ -25,9 +25,11 @@ const (
 // restarts it on the same data, and checks that every event was
 // delivered at least once, with valid signatures. It counts the events
 // delivered twice: only a request the killed process had sent but not yet
-// recorded may be sent again (after its lease expires), so each duplicate
-// must have first arrived before the kill and have one successful attempt
-// in the log.
+// recorded may be sent again (after its lease expires), or one the worker
+// saw fail (a timeout) although the receiver got it, so each duplicate
+// must have one successful attempt in the log and have first arrived
+// before the kill or have its failed attempt logged
+// (proc.Receiver.CheckDuplicates).
 func TestWebhookCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and kills a server process")

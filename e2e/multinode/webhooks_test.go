@@ -23,11 +23,13 @@ const (
 
 // TestMultiNodeWebhooks runs three servers on one PostgreSQL database,
 // all delivering webhooks to one receiver. Round one: 1,000 events, each
-// delivered exactly once although three workers race for them. Round two:
+// with exactly one successful attempt although three workers race for
+// them, and an event arrives twice only after an attempt the worker saw
+// fail (a timeout of the 1 s request under load). Round two:
 // 1,000 more while node 2 is killed (SIGKILL) mid-delivery: every event is
 // still delivered, and an event arrives twice only if the dead process
 // had sent it before the kill without recording the attempt (it is sent
-// again when its lease expires).
+// again when its lease expires) or after a failed attempt.
 func TestMultiNodeWebhooks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs three server processes")
@@ -54,10 +56,14 @@ func TestMultiNodeWebhooks(t *testing.T) {
 	}
 	recv.WaitFor(t, ids, 2*time.Minute)
 	proc.WaitDrained(t, c.apis[0], endpoint.ID, time.Minute)
-	if dup, extra := recv.Duplicates(); len(dup) > 0 {
-		t.Fatalf("with no process dying, %d events arrived more than once (%d extra): %v", len(dup), extra, dup)
+	// With no process dying, an event arrives twice only after an attempt
+	// the worker saw fail (a timeout while the receiver answered).
+	dupIDs, extra := recv.CheckDuplicates(t, c.apis[0], endpoint.ID, time.Time{})
+	if t.Failed() {
+		t.FailNow()
 	}
-	t.Logf("round one: %d events delivered once each by 3 servers in %s", len(ids), time.Since(start).Round(time.Millisecond))
+	t.Logf("round one: %d events delivered by 3 servers in %s; %d arrived twice after a failed attempt (%d extra)",
+		len(ids), time.Since(start).Round(time.Millisecond), len(dupIDs), extra)
 
 	// Round two: node 2 dies while delivering; clients use nodes 0 and 1.
 	generated := make(chan struct{})
@@ -89,7 +95,7 @@ func TestMultiNodeWebhooks(t *testing.T) {
 	if kill == nil {
 		t.Fatal("node 2 was not killed: deliveries too fast for the test")
 	}
-	dupIDs, extra := recv.CheckDuplicates(t, c.apis[0], endpoint.ID, *kill)
+	dupIDs, extra = recv.CheckDuplicates(t, c.apis[0], endpoint.ID, *kill)
 	if _, invalid := recv.Received(); invalid > 0 {
 		t.Errorf("%d deliveries had an invalid signature", invalid)
 	}
