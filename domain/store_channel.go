@@ -54,8 +54,10 @@ type ChannelTx interface {
 	// OptedOut reports whether destination opted out of the resource.
 	OptedOut(ctx context.Context, org OrgID, resource ResourceID, destination string) (bool, error)
 
-	// Notify publishes payload on topic when, and only if, the
-	// transaction commits (Notifier delivers it to every process).
+	// Notify publishes payload on topic after the transaction commits,
+	// and only if it does (Notifier delivers it to every process). It is
+	// not durable: a process that stops right after the commit may not
+	// publish it.
 	Notify(ctx context.Context, topic, payload string) error
 }
 

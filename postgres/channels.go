@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/domain"
+	"github.com/parleyhq/parley/notify"
 )
 
 // LookupResource returns a resource of any org; CodeNotFound when none.
@@ -189,15 +190,13 @@ func (t *tx) OptedOut(ctx context.Context, org domain.OrgID, resource domain.Res
 	return found, err
 }
 
-// Notify issues NOTIFY inside the transaction: PostgreSQL delivers it to
-// every listening session when, and only if, the transaction commits.
-func (t *tx) Notify(ctx context.Context, topic, payload string) error {
+// Notify queues a notification, published after the transaction commits,
+// and only if it does (see publisher).
+func (t *tx) Notify(_ context.Context, topic, payload string) error {
 	if t.readOnly {
 		return errors.New("postgres: notify in a read-only transaction")
 	}
-	if _, err := t.exec(ctx, `SELECT pg_notify($1, $2)`, topic, payload); err != nil {
-		return fmt.Errorf("postgres: notify: %w", err)
-	}
+	t.notes = append(t.notes, notify.Note{Topic: topic, Payload: payload})
 	return nil
 }
 

@@ -37,7 +37,8 @@ type DB struct {
 	pool       *pgxpool.Pool
 	sqlDB      *sql.DB // goose's view of the pool
 	migrations *goose.Provider
-	notes      listener // LISTEN connection behind Subscribe
+	notes      listener  // LISTEN connection behind Subscribe
+	publisher  publisher // NOTIFY of committed transactions' notifications
 	// conflicts counts the transaction attempts that failed on a transient
 	// conflict (deadlock, raced unique key) and ran again.
 	conflicts atomic.Int64
@@ -157,8 +158,9 @@ func (db *DB) Ready(ctx context.Context) error {
 
 func notMigrated() error { return domain.Errorf(domain.CodeInternal, "database not migrated") }
 
-// Close closes the pool.
+// Close sends the notifications waiting to be sent and closes the pool.
 func (db *DB) Close() error {
+	db.publisher.close()
 	db.notes.close()
 	err := db.sqlDB.Close()
 	db.pool.Close()

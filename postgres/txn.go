@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/parleyhq/parley/domain"
+	"github.com/parleyhq/parley/notify"
 )
 
 // Retry policy of Update and View. A transaction that failed on a
@@ -95,7 +96,11 @@ func (db *DB) Update(ctx context.Context, fn func(domain.Tx) error) error {
 		if err != nil {
 			return connectionFailure(err), err
 		}
-		return t.run(ctx, fn)
+		kind, err := t.run(ctx, fn)
+		if kind == failFinal && err == nil {
+			db.publisher.add(db, t.notes)
+		}
+		return kind, err
 	})
 }
 
@@ -300,6 +305,9 @@ type tx struct {
 	events int64
 	// readOnly marks a View's transaction (Notify refuses to run in it).
 	readOnly bool
+	// notes are the transaction's notifications, published once it has
+	// committed.
+	notes []notify.Note
 }
 
 var _ domain.Tx = (*tx)(nil)
