@@ -80,7 +80,7 @@ func (t *tx) ListVersions(ctx context.Context, org domain.OrgID, app domain.AppI
 // LatestVersionNumber returns the app's highest version number, 0 if none.
 func (t *tx) LatestVersionNumber(ctx context.Context, org domain.OrgID, app domain.AppID) (int, error) {
 	var number int
-	err := t.pg.QueryRow(ctx,
+	err := t.queryRow(ctx,
 		`SELECT COALESCE(MAX(number), 0) FROM app_versions WHERE org_id = $1 AND app_id = $2`, org, app).Scan(&number)
 	if err != nil {
 		return 0, t.note(fmt.Errorf("postgres: latest version: %w", err))

@@ -170,9 +170,8 @@ func scanMessage(row scanner) (domain.Message, error) {
 // or ClientID is a transient conflict; CodeNotFound when the conversation
 // is not in org.
 func (t *tx) AppendMessage(ctx context.Context, m domain.Message) (domain.Message, error) {
-	seq, found, err := find(ctx, t, scanSeq,
-		`UPDATE conversations SET last_seq = last_seq + 1 WHERE org_id = $1 AND id = $2 RETURNING last_seq`,
-		m.OrgID, m.ConversationID)
+	seq, found, err := find(ctx, t, scanSeq, appendMessageSQL,
+		m.ID, m.OrgID, m.ConversationID, m.ResourceID, m.Direction, m.Author, m.Text, nullIfEmpty(m.ClientID), m.CreatedAt)
 	if err != nil {
 		return m, fmt.Errorf("postgres: append message: %w", err)
 	}
@@ -180,14 +179,17 @@ func (t *tx) AppendMessage(ctx context.Context, m domain.Message) (domain.Messag
 		return m, domain.NotFound("conversation", m.ConversationID)
 	}
 	m.Seq = seq
-	_, err = t.exec(ctx, `INSERT INTO messages (`+messageColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		m.ID, m.OrgID, m.ConversationID, m.ResourceID, m.Seq, m.Direction, m.Author, m.Text,
-		nullIfEmpty(m.ClientID), m.CreatedAt)
-	if err != nil {
-		return m, fmt.Errorf("postgres: append message: %w", err)
-	}
 	return m, nil
 }
+
+// appendMessageSQL takes the conversation's next number and inserts the
+// message with it, in one statement; no row when the conversation is
+// missing. Parameters: the message's columns but its number.
+const appendMessageSQL = `WITH next AS (
+		UPDATE conversations SET last_seq = last_seq + 1 WHERE org_id = $2 AND id = $3 RETURNING last_seq)
+	INSERT INTO messages (` + messageColumns + `)
+	SELECT $1::text, $2::text, $3::text, $4::text, next.last_seq, $5::text, $6::text, $7::text, $8::text, $9::timestamptz FROM next
+	RETURNING conversation_seq`
 
 // ListMessages returns the conversation's messages with Seq > afterSeq,
 // oldest first, at most limit (0 for all).

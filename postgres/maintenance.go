@@ -42,7 +42,7 @@ func (t *tx) DeleteWebhookDeliveriesBefore(ctx context.Context, before time.Time
 		return 0, 0, nil
 	}
 	var deliveries, attempts int
-	err := t.pg.QueryRow(ctx, `WITH doomed AS (
+	err := t.queryRow(ctx, `WITH doomed AS (
 			SELECT endpoint_id, event_seq FROM webhook_deliveries
 			WHERE state IN ('delivered', 'failed') AND event_created_at < $1
 			ORDER BY event_created_at LIMIT $2 FOR UPDATE SKIP LOCKED),

@@ -384,12 +384,15 @@ func TestEventFeedWaitsForOlderWriters(t *testing.T) {
 		return subjects
 	}
 
-	first, err := db.pool.BeginTx(ctx, updateOptions)
+	first, err := db.begin(ctx, beginUpdate)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer first.Rollback(ctx) //nolint:errcheck // committed below
-	if err := (&tx{pg: first}).AppendEvent(ctx, event("first")); err != nil {
+	defer first.release()
+	if err := first.AppendEvent(ctx, event("first")); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	// The second writer does not wait for the first.
@@ -397,24 +400,25 @@ func TestEventFeedWaitsForOlderWriters(t *testing.T) {
 	if got := list(); len(got) != 0 {
 		t.Fatalf("feed while the first writer is open = %v, want nothing yet (the first event would be skipped)", got)
 	}
-	if err := first.Commit(ctx); err != nil {
+	if err := first.commit(ctx); err != nil {
 		t.Fatal(err)
 	}
 	// The horizon is the oldest writing transaction of the whole server,
 	// and other tests write at the same time: wait for theirs to end.
 	waitForFeed(t, list, []string{"first", "second"})
 	// A writer that rolls back leaves no event and does not hold the feed.
-	aborted, err := db.pool.BeginTx(ctx, updateOptions)
+	aborted, err := db.begin(ctx, beginUpdate)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := (&tx{pg: aborted}).AppendEvent(ctx, event("aborted")); err != nil {
+	if err := aborted.AppendEvent(ctx, event("aborted")); err != nil {
+		t.Fatal(err)
+	}
+	if err := aborted.flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	update(t, db, func(tx domain.Tx) error { return tx.AppendEvent(ctx, event("third")) })
-	if err := aborted.Rollback(ctx); err != nil {
-		t.Fatal(err)
-	}
+	aborted.release()
 	waitForFeed(t, list, []string{"first", "second", "third"})
 }
 

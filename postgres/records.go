@@ -30,13 +30,13 @@ func scanRun(row scanner) (domain.OperationRun, error) {
 	return r, decodeJSON(output, &r.Output)
 }
 
-// RecordRun stores r.
+// RecordRun stores r (with the transaction's next statement).
 func (t *tx) RecordRun(ctx context.Context, r domain.OperationRun) error {
 	row, err := runRow(r)
 	if err != nil {
 		return err
 	}
-	_, err = t.exec(ctx, `INSERT INTO operation_runs (`+runColumns+`)
+	err = t.later(ctx, `INSERT INTO operation_runs (`+runColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, row...)
 	if err != nil {
 		return fmt.Errorf("postgres: record run: %w", err)
@@ -54,8 +54,7 @@ func (t *tx) RecordRuns(ctx context.Context, runs []domain.OperationRun) error {
 		}
 		rows[i] = row
 	}
-	_, err := t.pg.CopyFrom(ctx, pgx.Identifier{"operation_runs"}, runCopyColumns, pgx.CopyFromRows(rows))
-	if t.note(err) != nil {
+	if _, err := t.copyFrom(ctx, pgx.Identifier{"operation_runs"}, runCopyColumns, pgx.CopyFromRows(rows)); err != nil {
 		return fmt.Errorf("postgres: record runs: %w", err)
 	}
 	return nil
@@ -139,9 +138,9 @@ func (t *tx) AppendEvent(ctx context.Context, e domain.Event) error {
 	if err != nil {
 		return err
 	}
-	// The event's webhook deliveries are made by the same statement.
-	_, err = t.exec(ctx, appendEventSQL, e.OrgID, e.Type, e.Subject, payload, e.CreatedAt, t.events)
-	if err != nil {
+	// The event's webhook deliveries are made by the same statement, sent
+	// with the transaction's next one.
+	if err := t.later(ctx, appendEventSQL, e.OrgID, e.Type, e.Subject, payload, e.CreatedAt, t.events); err != nil {
 		return fmt.Errorf("postgres: append event: %w", err)
 	}
 	t.events++

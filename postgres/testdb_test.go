@@ -42,5 +42,5 @@ func OpenTestStores(t testing.TB, n int) []*DB {
 // QueryRow runs sql in tx, a transaction of this package's store (tests
 // of package postgres_test inspect the server through it).
 func QueryRow(t domain.Tx, sql string, args ...any) pgx.Row {
-	return t.(*tx).pg.QueryRow(context.Background(), sql, args...)
+	return t.(*tx).queryRow(context.Background(), sql, args...)
 }

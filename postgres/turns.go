@@ -35,13 +35,14 @@ func (t *tx) LastTurn(ctx context.Context, org domain.OrgID, conv domain.Convers
 		`SELECT `+turnHead+` FROM turns WHERE org_id = $1 AND conversation_id = $2 ORDER BY number DESC LIMIT 1`, org, conv)
 }
 
-// SaveTurn stores a turn; a duplicate number is a conflict.
+// SaveTurn stores a turn (with the transaction's next statement); a
+// duplicate number is a conflict.
 func (t *tx) SaveTurn(ctx context.Context, r domain.Turn) error {
 	trace := string(r.Trace)
 	if trace == "" {
 		trace = "null"
 	}
-	_, err := t.exec(ctx, `INSERT INTO turns (`+turnHead+`, trace)
+	err := t.later(ctx, `INSERT INTO turns (`+turnHead+`, trace)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 		r.ID, r.OrgID, r.ConversationID, r.Number, r.Trigger, r.MessageID, r.VersionID, r.Outcome,
 		r.ErrorCode, r.ErrorMessage, r.WaitStep, r.WaitAttempts, r.StartedAt, r.Duration.Microseconds(), trace)

@@ -14,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/parleyhq/parley/domain"
-	"github.com/parleyhq/parley/notify"
 )
 
 // Retry policy of Update and View. A transaction that failed on a
@@ -41,13 +40,13 @@ const (
 	sqlstateUniqueViolation      = "23505"
 )
 
-var (
-	// viewOptions: one snapshot for the whole read; REPEATABLE READ takes
+const (
+	// beginView: one snapshot for the whole read; REPEATABLE READ takes
 	// no predicate locks, and READ ONLY refuses writes.
-	viewOptions = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
-	// updateOptions: READ COMMITTED; fn takes the row and advisory locks
+	beginView = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+	// beginUpdate: READ COMMITTED; fn takes the row and advisory locks
 	// that protect what it reads (domain.Store, "Isolation").
-	updateOptions = pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadWrite}
+	beginUpdate = "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE"
 )
 
 // failure is why an attempt failed, as far as retrying is concerned.
@@ -66,18 +65,18 @@ const (
 // returned as is.
 func (db *DB) View(ctx context.Context, fn func(domain.Tx) error) error {
 	return db.retry(ctx, func() (failure, error) {
-		t, err := db.begin(ctx, viewOptions)
+		t, err := db.begin(ctx, beginView)
 		if err != nil {
 			return connectionFailure(err), err
 		}
-		defer t.rollback()
+		defer t.release()
 		if err := fn(t); err != nil {
 			if t.connLost(err) {
 				return failLost, err
 			}
 			return failFinal, err
 		}
-		if err := t.pg.Commit(ctx); err != nil {
+		if err := t.commit(ctx); err != nil {
 			return connectionFailure(err), fmt.Errorf("postgres: commit: %w", err)
 		}
 		return failFinal, nil
@@ -92,10 +91,11 @@ func (db *DB) View(ctx context.Context, fn func(domain.Tx) error) error {
 // returned as is (they classify as CodeInternal).
 func (db *DB) Update(ctx context.Context, fn func(domain.Tx) error) error {
 	return db.retry(ctx, func() (failure, error) {
-		t, err := db.begin(ctx, updateOptions)
+		t, err := db.begin(ctx, beginUpdate)
 		if err != nil {
 			return connectionFailure(err), err
 		}
+		defer t.release()
 		kind, err := t.run(ctx, fn)
 		if kind == failFinal && err == nil {
 			db.publisher.add(db, t.notes)
@@ -165,7 +165,6 @@ func (e *unavailableError) Unwrap() []error {
 
 // run runs fn in t and commits. It reports how an attempt failed.
 func (t *tx) run(ctx context.Context, fn func(domain.Tx) error) (failure, error) {
-	defer t.rollback()
 	if err := fn(t); err != nil {
 		if t.connLost(err) {
 			return failLost, err // nothing was committed: the server rolled back
@@ -205,14 +204,6 @@ func (e *commitUnknownError) Unwrap() []error {
 	return []error{domain.Errorf(domain.CodeUnavailable,
 		"the database connection was lost while the change was being committed: it may have been applied; "+
 			"retry with the same Idempotency-Key to find out"), e.cause}
-}
-
-func (db *DB) begin(ctx context.Context, opts pgx.TxOptions) (*tx, error) {
-	pgTx, err := db.pool.BeginTx(ctx, opts)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: begin: %w", err)
-	}
-	return &tx{pg: pgTx, readOnly: opts.AccessMode == pgx.ReadOnly}, nil
 }
 
 // retryable reports whether err carries a SQLSTATE of a transient conflict.
@@ -294,91 +285,10 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// tx implements domain.Tx on one pgx transaction. It remembers the first
-// database error, because after any error PostgreSQL aborts the whole
-// transaction: if fn swallows a unique violation, later statements (or the
-// commit) fail with other codes, and the transaction must still be retried.
-type tx struct {
-	pg       pgx.Tx
-	firstErr error
-	// events counts the events appended so far: the low bits of their Seq.
-	events int64
-	// readOnly marks a View's transaction (Notify refuses to run in it).
-	readOnly bool
-	// notes are the transaction's notifications, published once it has
-	// committed.
-	notes []notify.Note
-}
-
-var _ domain.Tx = (*tx)(nil)
-
-func (t *tx) rollback() { _ = t.pg.Rollback(context.Background()) }
-
-// commitTimeout bounds a COMMIT once sent.
-const commitTimeout = 30 * time.Second
-
-// commit commits without the caller's cancellation: a request cancelled
-// while its COMMIT is in flight would otherwise be told it failed when the
-// transaction committed (and a retry with its Idempotency-Key would run it
-// twice).
-func (t *tx) commit(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
-	defer cancel()
-	return t.pg.Commit(ctx)
-}
-
-// retryable reports whether the transaction failed with err, or earlier
-// with a swallowed error, because of a transient conflict.
-func (t *tx) retryable(err error) bool { return retryable(err) || retryable(t.firstErr) }
-
-// connLost reports whether the transaction's connection broke (then the
-// server has rolled the transaction back, unless COMMIT was in flight).
-func (t *tx) connLost(err error) bool {
-	if t.pg.Conn().IsClosed() {
-		return true
-	}
-	for _, e := range []error{err, t.firstErr} {
-		if e != nil && (brokenConnectionState(sqlstate(e)) || (sqlstate(e) == "" && brokenConnection(e))) {
-			return true
-		}
-	}
-	return false
-}
-
-// note records the first database error of the transaction and returns err.
-func (t *tx) note(err error) error {
-	if err != nil && t.firstErr == nil && (sqlstate(err) != "" || brokenConnection(err)) {
-		t.firstErr = err
-	}
-	return err
-}
-
-func (t *tx) exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	tag, err := t.pg.Exec(ctx, sql, args...)
-	return tag, t.note(err)
-}
-
-// execOne runs a write that must touch a row; none is CodeNotFound.
-func (t *tx) execOne(ctx context.Context, kind string, id any, sql string, args ...any) error {
-	tag, err := t.exec(ctx, sql, args...)
-	if err != nil {
-		return fmt.Errorf("postgres: %s %v: %w", kind, id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return domain.NotFound(kind, id)
-	}
-	return nil
-}
-
-func (t *tx) query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	rows, err := t.pg.Query(ctx, sql, args...)
-	return rows, t.note(err)
-}
-
 // find scans the first row of sql with scan; found is false when there is
 // no row.
 func find[T any](ctx context.Context, t *tx, scan func(row scanner) (T, error), sql string, args ...any) (item T, found bool, err error) {
-	item, err = scan(t.pg.QueryRow(ctx, sql, args...))
+	item, err = scan(t.queryRow(ctx, sql, args...))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return item, false, nil
 	}

@@ -15,12 +15,13 @@ import (
 // the process holding the conversation's web chat socket delivers it.
 func (s *Service) messageWritten(ctx context.Context, tx domain.Tx, c domain.Conversation, m domain.Message) error {
 	if m.Direction == domain.Outbound {
-		res, err := tx.GetResource(ctx, c.OrgID, c.ResourceID)
+		// A resource's kind never changes: only SMS needs the resource.
+		kind, err := s.bots.resourceKind(ctx, tx, c.OrgID, c.ResourceID)
 		if err != nil {
 			return err
 		}
-		if res.Kind == domain.ResourceSMS {
-			if err := s.queueSMS(ctx, tx, c, res, m); err != nil {
+		if kind == domain.ResourceSMS {
+			if err := s.queueSMS(ctx, tx, c, m); err != nil {
 				return err
 			}
 		}

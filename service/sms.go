@@ -56,7 +56,11 @@ func smsBackoff(n int, retryAfter time.Duration) time.Duration {
 // transaction that wrote it, to be sent after the conversation's earlier
 // ones; a reply to a destination that opted out is recorded as not sent
 // (SMSOptedOut).
-func (s *Service) queueSMS(ctx context.Context, tx domain.Tx, c domain.Conversation, res domain.ChannelResource, msg domain.Message) error {
+func (s *Service) queueSMS(ctx context.Context, tx domain.Tx, c domain.Conversation, msg domain.Message) error {
+	res, err := tx.GetResource(ctx, c.OrgID, c.ResourceID)
+	if err != nil {
+		return err
+	}
 	optedOut, err := tx.OptedOut(ctx, c.OrgID, res.ID, c.CustomerDestination)
 	if err != nil {
 		return err
