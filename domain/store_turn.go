@@ -32,6 +32,10 @@ type TurnTx interface {
 	// LastTurn returns the newest turn of the conversation, without its
 	// trace; found is false when it has none.
 	LastTurn(ctx context.Context, org OrgID, conversation ConversationID) (t Turn, found bool, err error)
+	// TurnStart returns what a turn of conversation c starts from, read
+	// together: its newest turn (as LastTurn), its session and its
+	// customer. CodeNotFound when the session or the customer is missing.
+	TurnStart(ctx context.Context, c Conversation) (TurnStart, error)
 	// SaveTurn stores a turn. Number is unique per conversation: a
 	// duplicate is a transient conflict.
 	SaveTurn(ctx context.Context, t Turn) error
@@ -40,6 +44,16 @@ type TurnTx interface {
 	// ListTurns returns the conversation's turns with a Number above
 	// after, oldest first, at most limit (0 for all), with their traces.
 	ListTurns(ctx context.Context, org OrgID, conversation ConversationID, after int64, limit int) ([]Turn, error)
+}
+
+// TurnStart is what a bot turn starts from (TurnTx.TurnStart).
+type TurnStart struct {
+	// Last is the conversation's newest turn, without its trace, when
+	// HasTurns.
+	Last     Turn
+	HasTurns bool
+	Session  Session
+	Customer Customer
 }
 
 // TurnID identifies a bot turn.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/parleyhq/parley/domain"
 )
 
@@ -33,6 +35,31 @@ func scanTurn(row scanner) (domain.Turn, error) {
 func (t *tx) LastTurn(ctx context.Context, org domain.OrgID, conv domain.ConversationID) (domain.Turn, bool, error) {
 	return find(ctx, t, func(row scanner) (domain.Turn, error) { return scanTurnHead(row) },
 		`SELECT `+turnHead+` FROM turns WHERE org_id = $1 AND conversation_id = $2 ORDER BY number DESC LIMIT 1`, org, conv)
+}
+
+// TurnStart reads the conversation's newest turn, session and customer in
+// one pipeline.
+func (t *tx) TurnStart(ctx context.Context, c domain.Conversation) (domain.TurnStart, error) {
+	var ts domain.TurnStart
+	var hasSession, hasCustomer bool
+	err := t.readRows(ctx,
+		rowRead{found: &ts.HasTurns, scan: func(row pgx.Row) (err error) { ts.Last, err = scanTurnHead(row); return err },
+			sql:  `SELECT ` + turnHead + ` FROM turns WHERE org_id = $1 AND conversation_id = $2 ORDER BY number DESC LIMIT 1`,
+			args: []any{c.OrgID, c.ID}},
+		rowRead{found: &hasSession, scan: func(row pgx.Row) (err error) { ts.Session, err = scanSession(row); return err },
+			sql: `SELECT ` + sessionColumns + ` FROM sessions WHERE org_id = $1 AND id = $2`, args: []any{c.OrgID, c.SessionID}},
+		rowRead{found: &hasCustomer, scan: func(row pgx.Row) (err error) { ts.Customer, err = scanCustomer(row); return err },
+			sql: `SELECT ` + customerColumns + ` FROM customers WHERE org_id = $1 AND id = $2`, args: []any{c.OrgID, c.CustomerID}},
+	)
+	switch {
+	case err != nil:
+		return ts, fmt.Errorf("postgres: turn start: %w", err)
+	case !hasSession:
+		return ts, domain.NotFound("session", c.SessionID)
+	case !hasCustomer:
+		return ts, domain.NotFound("customer", c.CustomerID)
+	}
+	return ts, nil
 }
 
 // SaveTurn stores a turn (with the transaction's next statement); a

@@ -217,6 +217,32 @@ func (r *pipelinedRow) Scan(dest ...any) error {
 	return scanErr
 }
 
+// rowRead is a query of at most one row for readRows: scan reads the row,
+// found tells whether there was one.
+type rowRead struct {
+	sql   string
+	args  []any
+	scan  func(pgx.Row) error
+	found *bool
+}
+
+// readRows runs independent queries of at most one row each in one
+// pipeline, after the prelude.
+func (t *tx) readRows(ctx context.Context, reads ...rowRead) error {
+	b := t.prelude()
+	for _, r := range reads {
+		b.Queue(r.sql, r.args...).QueryRow(func(row pgx.Row) error {
+			err := r.scan(row)
+			*r.found = err == nil
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			return err
+		})
+	}
+	return t.note(t.conn.SendBatch(ctx, b).Close())
+}
+
 // query runs a query of several rows, after sending the prelude.
 func (t *tx) query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
 	if err := t.flush(ctx); err != nil {

@@ -73,11 +73,12 @@ func (s *Service) runTurn(ctx context.Context, tx domain.Tx, conv domain.Convers
 	if loadErr != nil && domain.ErrorCode(loadErr) != domain.CodeInvalidDefinition {
 		return out, loadErr
 	}
-	last, hasTurns, err := tx.LastTurn(ctx, conv.OrgID, conv.ID)
+	start, err := tx.TurnStart(ctx, conv)
 	if err != nil {
 		return out, err
 	}
-	if b != nil && b.Empty() && !hasTurns {
+	last := start.Last
+	if b != nil && b.Empty() && !start.HasTurns {
 		return out, nil // a bot that does nothing records nothing
 	}
 	rec := domain.Turn{
@@ -107,7 +108,7 @@ func (s *Service) runTurn(ctx context.Context, tx domain.Tx, conv domain.Convers
 		}
 		return out, s.saveTurn(ctx, tx, conv, &rec, turn, time.Now())
 	}
-	out, err = s.runBot(context.WithValue(ctx, turnDepthKey{}, depth+1), tx, conv, ev, b, &rec)
+	out, err = s.runBot(context.WithValue(ctx, turnDepthKey{}, depth+1), tx, conv, ev, b, &rec, start)
 	if _, failed := errTurnFailure(err); err != nil && !failed {
 		err = &turnFailure{cause: err}
 	}
@@ -116,17 +117,11 @@ func (s *Service) runTurn(ctx context.Context, tx domain.Tx, conv domain.Convers
 
 type turnDepthKey struct{}
 
-// runBot runs the bot's turn and persists it.
-func (s *Service) runBot(ctx context.Context, tx domain.Tx, conv domain.Conversation, ev turnEvent, b *bot.Bot, rec *domain.Turn) (turnOutcome, error) {
+// runBot runs the bot's turn from the session and customer of start and
+// persists it.
+func (s *Service) runBot(ctx context.Context, tx domain.Tx, conv domain.Conversation, ev turnEvent, b *bot.Bot, rec *domain.Turn, start domain.TurnStart) (turnOutcome, error) {
 	clockStart := time.Now()
-	session, err := tx.GetSession(ctx, conv.OrgID, conv.SessionID)
-	if err != nil {
-		return turnOutcome{}, err
-	}
-	customer, err := tx.GetCustomer(ctx, conv.OrgID, conv.CustomerID)
-	if err != nil {
-		return turnOutcome{}, err
-	}
+	session, customer := start.Session, start.Customer
 	kind, err := s.bots.resourceKind(ctx, tx, conv.OrgID, conv.ResourceID)
 	if err != nil {
 		return turnOutcome{}, err

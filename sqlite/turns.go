@@ -38,6 +38,19 @@ func (t *tx) LastTurn(ctx context.Context, org domain.OrgID, conv domain.Convers
 	return turn, found, nil
 }
 
+// TurnStart reads the conversation's newest turn, session and customer
+// (statements cost no round trip here).
+func (t *tx) TurnStart(ctx context.Context, c domain.Conversation) (ts domain.TurnStart, err error) {
+	if ts.Last, ts.HasTurns, err = t.LastTurn(ctx, c.OrgID, c.ID); err != nil {
+		return ts, err
+	}
+	if ts.Session, err = t.GetSession(ctx, c.OrgID, c.SessionID); err != nil {
+		return ts, err
+	}
+	ts.Customer, err = t.GetCustomer(ctx, c.OrgID, c.CustomerID)
+	return ts, err
+}
+
 // SaveTurn stores a turn; a duplicate number is a conflict.
 func (t *tx) SaveTurn(ctx context.Context, r domain.Turn) error {
 	trace := string(r.Trace)

@@ -45,6 +45,7 @@ func RunContract(t *testing.T, newStore Factory) {
 	t.Run("Uniqueness", func(t *testing.T) { testUniqueness(t, newStore) })
 	t.Run("Transactions", func(t *testing.T) { testTransactions(t, newStore) })
 	t.Run("Locks", func(t *testing.T) { testLocks(t, newStore) })
+	t.Run("TurnStart", func(t *testing.T) { testTurnStart(t, newStore) })
 	t.Run("RecordRuns", func(t *testing.T) { testRecordRuns(t, newStore) })
 	t.Run("Ready", func(t *testing.T) {
 		if err := newStore(t).Ready(t.Context()); err != nil {
