@@ -18,6 +18,9 @@ const (
 	maxPendingNotes = 100_000
 	// publishTimeout bounds one publishing statement.
 	publishTimeout = 5 * time.Second
+	// publishRetryPause separates a failed publishing statement from its
+	// one retry (on another connection if that one broke).
+	publishRetryPause = 100 * time.Millisecond
 )
 
 // publisher sends the notifications of committed transactions (tx.Notify)
@@ -37,7 +40,7 @@ const (
 // process that stops between the commit and the publishing statement, or a
 // statement that fails (logged), loses notifications: listeners catch up at
 // the next one of the same conversation or topic, or when they read the
-// store again.
+// store again. A failed statement is tried once more.
 type publisher struct {
 	mu      sync.Mutex
 	pending []notify.Note
@@ -117,7 +120,12 @@ func (p *publisher) sendPending(db *DB) (more bool) {
 	if len(notes) == 0 {
 		return more
 	}
-	if err := db.sendNotes(notes); err != nil {
+	err := db.sendNotes(notes)
+	if err != nil {
+		time.Sleep(publishRetryPause)
+		err = db.sendNotes(notes)
+	}
+	if err != nil {
 		slog.Warn("postgres: notifications of committed transactions were not sent", "notes", len(notes), "err", err)
 	}
 	return more

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -389,4 +390,63 @@ func TestWebChatProtocol(t *testing.T) {
 			}
 		}
 	})
+}
+
+// dropping is a notifier that loses the notifications published while
+// drop is set, as a process that dies between its commit and its
+// notification would.
+type dropping struct {
+	domain.Notifier
+	drop atomic.Bool
+}
+
+func (d *dropping) Subscribe(topic string, fn func(string)) func() {
+	return d.Notifier.Subscribe(topic, func(p string) {
+		if !d.drop.Load() {
+			fn(p)
+		}
+	})
+}
+
+// TestWebChatMissedNotification: a socket that missed the notification of
+// a message gets it with the conversation's next notification, in order.
+func TestWebChatMissedNotification(t *testing.T) {
+	db := openSQLite(t)
+	n := &dropping{Notifier: db}
+	e := newChatEnv(t, db, n)
+	ctx := context.Background()
+	c, _, err := e.dial("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.send(frame{"type": "hello"})
+	c.expect("welcome")
+	c.send(frame{"type": "message", "clientId": "m1", "text": "Hello"})
+	var conv domain.ConversationID
+	for range 2 { // the ack and the echo, in either order
+		f, err := c.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f["type"] == "ack" {
+			conv = domain.ConversationID(f["conversation"].(string))
+		}
+	}
+	n.drop.Store(true)
+	if _, err := e.svc.AddMessage(ctx, e.org, conv, domain.Outbound, "lost notification", ""); err != nil {
+		t.Fatal(err)
+	}
+	n.drop.Store(false)
+	if _, err := e.svc.AddMessage(ctx, e.org, conv, domain.Outbound, "next notification", ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []struct {
+		seq  float64
+		text string
+	}{{2, "lost notification"}, {3, "next notification"}} {
+		m := c.expect("message")
+		if m["seq"] != want.seq || m["text"] != want.text {
+			t.Fatalf("got %v, want seq %v %q", m, want.seq, want.text)
+		}
+	}
 }
