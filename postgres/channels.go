@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/parleyhq/parley/domain"
@@ -196,7 +197,10 @@ func (t *tx) Notify(_ context.Context, topic, payload string) error {
 	if t.readOnly {
 		return errors.New("postgres: notify in a read-only transaction")
 	}
-	t.notes = append(t.notes, notify.Note{Topic: topic, Payload: payload})
+	note := notify.Note{Topic: topic, Payload: payload}
+	if !slices.Contains(t.notes, note) { // PostgreSQL would fold it anyway
+		t.notes = append(t.notes, note)
+	}
 	return nil
 }
 

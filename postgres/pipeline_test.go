@@ -172,3 +172,64 @@ func TestCloseSendsWaitingNotifications(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookWakeUpAfterCommit: an event that makes webhook deliveries
+// wakes the delivery workers (domain.TopicWebhooks, the org's id) after
+// its transaction commits (queued, not issued by the statement); an event
+// of an org without endpoints wakes nobody.
+func TestWebhookWakeUpAfterCommit(t *testing.T) {
+	db := OpenTestStore(t)
+	ctx := context.Background()
+	now := time.Now()
+	for _, org := range []string{"org_hooks", "org_quiet"} {
+		if _, err := db.pool.Exec(ctx, `INSERT INTO orgs (id, name, created_at) VALUES ($1, $1, $2)`, org, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.pool.Exec(ctx, `INSERT INTO webhook_endpoints (id, org_id, url, description, event_types, enabled,
+		disabled_reason, secret, previous_secret, created_at, updated_at)
+		VALUES ('whe_1', 'org_hooks', 'https://example.com/hook', '', '{}', true, '', 's', '', $1, $1)`, now); err != nil {
+		t.Fatal(err)
+	}
+	got, listening := make(chan string, 10), make(chan struct{}, 10)
+	cancel := db.Subscribe(domain.TopicWebhooks, func(p string) {
+		if p == "" { // LISTEN is in effect
+			listening <- struct{}{}
+			return
+		}
+		got <- p
+	})
+	defer cancel()
+	select {
+	case <-listening:
+	case <-time.After(10 * time.Second):
+		t.Fatal("LISTEN never took effect")
+	}
+	for _, org := range []domain.OrgID{"org_quiet", "org_hooks"} {
+		if err := db.Update(ctx, func(dtx domain.Tx) error {
+			for range 2 {
+				if err := dtx.AppendEvent(ctx, domain.Event{OrgID: org, Type: "test.event", Subject: "s", CreatedAt: now}); err != nil {
+					return err
+				}
+			}
+			if err := dtx.(*tx).flush(ctx); err != nil {
+				return err
+			}
+			// Queued for after the commit, once however many events.
+			if n := len(dtx.(*tx).notes); (org == "org_hooks") != (n == 1) || n > 1 {
+				t.Errorf("%s: %d notifications queued, want one for org_hooks and none else", org, n)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case p := <-got:
+		if p != "org_hooks" {
+			t.Fatalf("woken for %q, want org_hooks", p)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the delivery workers were never woken")
+	}
+}

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -139,8 +140,20 @@ func (t *tx) AppendEvent(ctx context.Context, e domain.Event) error {
 		return err
 	}
 	// The event's webhook deliveries are made by the same statement, sent
-	// with the transaction's next one.
-	if err := t.later(ctx, appendEventSQL, e.OrgID, e.Type, e.Subject, payload, e.CreatedAt, t.events); err != nil {
+	// with the transaction's next one; when it made any, the delivery
+	// workers are woken after the commit (not by NOTIFY in the statement:
+	// see publisher).
+	madeDeliveries := func(row pgx.Row) error {
+		var one int
+		switch err := row.Scan(&one); {
+		case errors.Is(err, pgx.ErrNoRows):
+			return nil
+		case err != nil:
+			return err
+		}
+		return t.Notify(ctx, domain.TopicWebhooks, string(e.OrgID))
+	}
+	if err := t.laterRow(ctx, madeDeliveries, appendEventSQL, e.OrgID, e.Type, e.Subject, payload, e.CreatedAt, t.events); err != nil {
 		return fmt.Errorf("postgres: append event: %w", err)
 	}
 	t.events++

@@ -54,6 +54,8 @@ type tx struct {
 type queued struct {
 	sql  string
 	args []any
+	// row, when set, reads the statement's row (pgx.ErrNoRows when none).
+	row func(pgx.Row) error
 }
 
 // maxWaiting bounds the writes that wait for the next statement.
@@ -112,7 +114,14 @@ func (t *tx) commit(ctx context.Context) error {
 // later queues a write whose result is not needed: it goes out with the
 // next statement or COMMIT, which return its error.
 func (t *tx) later(ctx context.Context, sql string, args ...any) error {
-	t.waiting = append(t.waiting, queued{sql: sql, args: args})
+	return t.laterRow(ctx, nil, sql, args...)
+}
+
+// laterRow is later with row called on the statement's row when it goes
+// out (before the statement it goes with has run); row's error fails that
+// statement.
+func (t *tx) laterRow(ctx context.Context, row func(pgx.Row) error, sql string, args ...any) error {
+	t.waiting = append(t.waiting, queued{sql: sql, args: args, row: row})
 	if len(t.waiting) < maxWaiting {
 		return nil
 	}
@@ -124,37 +133,49 @@ func (t *tx) flush(ctx context.Context) error {
 	if t.begin == "" && len(t.waiting) == 0 {
 		return nil
 	}
-	b := t.prelude()
+	b, _ := t.prelude()
 	br := t.conn.SendBatch(ctx, b)
 	err := br.Close()
 	return t.note(err)
 }
 
 // prelude returns a batch of what must precede the next statement: BEGIN
-// if it was not sent, and the waiting writes. It marks them sent.
-func (t *tx) prelude() *pgx.Batch {
+// if it was not sent, and the waiting writes, with the row readers of
+// the batch's statements (nil for none). It marks them sent.
+func (t *tx) prelude() (*pgx.Batch, []func(pgx.Row) error) {
 	b := &pgx.Batch{}
+	var rows []func(pgx.Row) error
 	if t.begin != "" {
 		b.Queue(t.begin)
+		rows = append(rows, nil)
 		t.begin, t.open = "", true
 	}
 	for _, q := range t.waiting {
-		b.Queue(q.sql, q.args...)
+		qq := b.Queue(q.sql, q.args...)
+		if q.row != nil {
+			qq.QueryRow(q.row)
+		}
+		rows = append(rows, q.row)
 	}
 	t.waiting = t.waiting[:0]
-	return b
+	return b, rows
 }
 
 // send runs sql after the prelude, in one pipeline, and returns what
 // result reads of the statement's result. The prelude's first error, if
 // any, is returned instead.
 func (t *tx) send(ctx context.Context, sql string, args []any, result func(pgx.BatchResults) (pgconn.CommandTag, error)) (pgconn.CommandTag, error) {
-	b := t.prelude()
-	before := b.Len()
+	b, rows := t.prelude()
 	b.Queue(sql, args...)
 	br := t.conn.SendBatch(ctx, b)
-	for range before {
-		if _, err := br.Exec(); err != nil {
+	for _, row := range rows {
+		var err error
+		if row != nil {
+			err = row(br.QueryRow())
+		} else {
+			_, err = br.Exec()
+		}
+		if err != nil {
 			_ = br.Close()
 			return pgconn.CommandTag{}, err
 		}
@@ -229,7 +250,7 @@ type rowRead struct {
 // readRows runs independent queries of at most one row each in one
 // pipeline, after the prelude.
 func (t *tx) readRows(ctx context.Context, reads ...rowRead) error {
-	b := t.prelude()
+	b, _ := t.prelude()
 	for _, r := range reads {
 		b.Queue(r.sql, r.args...).QueryRow(func(row pgx.Row) error {
 			err := r.scan(row)

@@ -77,10 +77,9 @@ func (t *tx) DeleteWebhookEndpoint(ctx context.Context, org domain.OrgID, id dom
 
 // appendEventSQL stores an event and, in the same statement, its webhook
 // deliveries: one per enabled endpoint of the org subscribed to the type,
-// due at the event's time; when it made any, it wakes the delivery
-// workers of every process at commit (NOTIFY on domain.TopicWebhooks with
-// the org id; PostgreSQL sends one per transaction however many events
-// repeat it). Parameters: org, type, subject, payload, time, the event's
+// due at the event's time. Its row (one, or none) says whether it made
+// any: AppendEvent then wakes the delivery workers of every process after
+// the commit. Parameters: org, type, subject, payload, time, the event's
 // position in its transaction (its Seq: records.go).
 const appendEventSQL = `WITH event AS (
 		INSERT INTO events (seq, org_id, type, subject, payload, created_at)
@@ -92,7 +91,7 @@ const appendEventSQL = `WITH event AS (
 		FROM event JOIN webhook_endpoints w ON w.org_id = $1 AND w.enabled
 			AND (cardinality(w.event_types) = 0 OR $2 = ANY (w.event_types))
 		RETURNING 1)
-	SELECT pg_notify('` + domain.TopicWebhooks + `', $1::text) FROM (SELECT 1 FROM made LIMIT 1) AS any_made`
+	SELECT 1 FROM made LIMIT 1`
 
 const deliveryColumns = `org_id, endpoint_id, event_seq, event_type, subject, payload, event_created_at, state,
 	attempts, next_attempt_at, lease, first_attempt_at, last_status, last_error, delivered_at`
