@@ -75,7 +75,7 @@ func (d *HTTP) Setup(ctx context.Context, n int) ([]string, error) {
 
 // Update runs update_customer_identifier over HTTP.
 func (d *HTTP) Update(ctx context.Context, conversation, identifier string) error {
-	return httpUpdate(ctx, d.node[conversation], conversation, identifier)
+	return httpUpdate(ctx, d.node[conversation], conversation, identifier, "")
 }
 
 // Find runs find_conversations_by_customer_identifier over HTTP.
@@ -100,7 +100,7 @@ func (t HTTPTarget) Name() string { return "http" }
 
 // Update runs update_customer_identifier over HTTP.
 func (t HTTPTarget) Update(ctx context.Context, i int, conversation, identifier string) error {
-	return httpUpdate(ctx, t.Nodes[i%len(t.Nodes)], conversation, identifier)
+	return httpUpdate(ctx, t.Nodes[i%len(t.Nodes)], conversation, identifier, "")
 }
 
 // Find runs find_conversations_by_customer_identifier over HTTP.
@@ -108,9 +108,12 @@ func (t HTTPTarget) Find(ctx context.Context, i int, identifier string) ([]strin
 	return httpFind(ctx, t.Nodes[i%len(t.Nodes)], identifier)
 }
 
-func httpUpdate(ctx context.Context, c *client.Client, conversation, identifier string) error {
+// httpUpdate runs update_customer_identifier over HTTP (with an
+// Idempotency-Key unless key is "") and checks it changed the identifier.
+func httpUpdate(ctx context.Context, c *client.Client, conversation, identifier, key string) error {
 	res, err := c.RunDataOperation(ctx, OpUpdate, client.RunRequest{
-		Inputs: map[string]any{"conversationId": conversation, "customerIdentifier": identifier},
+		Inputs:         map[string]any{"conversationId": conversation, "customerIdentifier": identifier},
+		IdempotencyKey: key,
 	})
 	if err != nil {
 		return err

@@ -316,19 +316,5 @@ func (d *soakOps) Setup(context.Context, int) ([]string, error) {
 
 // Update runs update_customer_identifier with an Idempotency-Key.
 func (d *soakOps) Update(ctx context.Context, conversation, identifier string) error {
-	res, err := d.Client.RunDataOperation(ctx, OpUpdate, client.RunRequest{
-		Inputs:         map[string]any{"conversationId": conversation, "customerIdentifier": identifier},
-		IdempotencyKey: d.keys.key(),
-	})
-	if err != nil {
-		return err
-	}
-	if res.Error != nil {
-		return res.Error
-	}
-	ok, err := res.Bool()
-	if err != nil {
-		return err
-	}
-	return checkUpdated(ok)
+	return httpUpdate(ctx, d.Client, conversation, identifier, d.keys.key())
 }
