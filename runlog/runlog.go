@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -73,7 +74,21 @@ type Log struct {
 	done    chan struct{}
 	// closeCtx bounds the last writes after quit (set before quit closes).
 	closeCtx context.Context
+	drops    dropReport
 }
+
+// dropReport aggregates dropped records into at most one log line a
+// second (the metric counts each): under overload every read would
+// otherwise log a line of its own.
+type dropReport struct {
+	mu      sync.Mutex
+	pending int
+	reason  string
+	last    time.Time
+}
+
+// dropReportInterval is the least time between two "dropped" log lines.
+const dropReportInterval = time.Second
 
 // New starts a Log.
 func New(cfg Config) *Log {
@@ -158,6 +173,7 @@ func (l *Log) Close(ctx context.Context) error {
 	if n := len(l.queue); n > 0 { // queued while the writer was stopping
 		l.drop(n, "queued as the run log closed")
 	}
+	l.reportDrops(true)
 	return ctx.Err()
 }
 
@@ -191,6 +207,7 @@ func (l *Log) run() {
 		timer.Stop()
 		l.write(context.Background(), batch)
 		batch = batch[:0]
+		l.reportDrops(false)
 	}
 }
 
@@ -296,5 +313,25 @@ func writeEntries(ctx context.Context, tx domain.Tx, batch []entry) error {
 
 func (l *Log) drop(n int, why string) {
 	l.metrics.dropped.Add(float64(n))
-	l.log.Error("run log: run records dropped", "runs", n, "reason", why)
+	l.drops.mu.Lock()
+	l.drops.pending += n
+	l.drops.reason = why
+	l.drops.mu.Unlock()
+	l.reportDrops(false)
+}
+
+// reportDrops logs the records dropped since the last report, if any, when
+// dropReportInterval has passed since it (or at once when now is true).
+func (l *Log) reportDrops(now bool) {
+	d := &l.drops
+	d.mu.Lock()
+	if d.pending == 0 || (!now && time.Since(d.last) < dropReportInterval) {
+		d.mu.Unlock()
+		return
+	}
+	n, why := d.pending, d.reason
+	d.pending, d.last = 0, time.Now()
+	d.mu.Unlock()
+	l.log.Error("run log: run records dropped", "runs", n, "reason", why,
+		"hint", "the database is slower than the traffic or unreachable; parley_runlog_records_total{outcome=\"dropped\"} counts every one")
 }

@@ -1,9 +1,12 @@
 package runlog_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -120,7 +123,9 @@ func TestFullBufferDrops(t *testing.T) {
 	store := &switchable{Store: newStore(t)}
 	store.down.Store(true) // the writer holds its first batch, the rest queue up
 	reg := prometheus.NewRegistry()
-	log := runlog.New(runlog.Config{Store: store, Capacity: 10, MaxBatch: 1, FlushInterval: 5 * time.Millisecond, Metrics: reg})
+	var logged bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&logged, nil))
+	log := runlog.New(runlog.Config{Store: store, Capacity: 10, MaxBatch: 1, FlushInterval: 5 * time.Millisecond, Metrics: reg, Logger: logger})
 	for i := range 100 {
 		log.Record(context.Background(), run(i), nil)
 	}
@@ -136,6 +141,25 @@ func TestFullBufferDrops(t *testing.T) {
 		t.Fatalf("written %v + dropped %v, %d stored; want every record accounted for", written, dropped, len(stored(t, store)))
 	}
 	log.Close(context.Background())
+	// The drops are logged in aggregate (at most a line a second), and the
+	// lines account for every one.
+	lines, runs := 0, 0
+	dec := json.NewDecoder(&logged)
+	for dec.More() {
+		var line struct {
+			Msg  string `json:"msg"`
+			Runs int    `json:"runs"`
+		}
+		if err := dec.Decode(&line); err != nil {
+			t.Fatal(err)
+		}
+		if line.Msg == "run log: run records dropped" {
+			lines, runs = lines+1, runs+line.Runs
+		}
+	}
+	if runs != int(dropped) || lines == 0 || lines >= runs {
+		t.Errorf("%d log lines for %d dropped runs (counter %v): want fewer lines than drops, accounting for all", lines, runs, dropped)
+	}
 }
 
 // TestUnavailableDatabase: while the database is unavailable a batch is
