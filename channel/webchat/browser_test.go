@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -24,12 +23,10 @@ import (
 	"github.com/parleyhq/parley/httpapi"
 	"github.com/parleyhq/parley/identifier"
 	"github.com/parleyhq/parley/ids"
+	"github.com/parleyhq/parley/internal/browsertest"
 	"github.com/parleyhq/parley/license"
 	"github.com/parleyhq/parley/service"
 )
-
-// chromiumPath is Debian's chromium, which the browser tests drive.
-const chromiumPath = "/usr/bin/chromium"
 
 // TestWebChatBrowser talks to the example bot (examples/change-number) on
 // the demo page in a real headless chromium, to the end of the
@@ -39,40 +36,40 @@ const chromiumPath = "/usr/bin/chromium"
 // must a reloaded page's. Screenshots go to testdata/artifacts (a failed
 // step saves failed-<step>.png).
 func TestWebChatBrowser(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
+	if _, err := os.Stat(browsertest.ChromiumPath); err != nil {
 		t.Skip("chromium is not installed; install it with: apt-get update && apt-get install -y chromium")
 	}
 	e := newBrowserEnv(t)
-	b := newBrowser(t, e.srv.URL)
+	b := newBrowser(t)
 	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
 
-	b.do("open-demo",
+	b.Do("open-demo",
 		chromedp.Navigate(e.srv.URL+"/webchat/"+string(e.res)+"/demo"),
 		chromedp.WaitVisible(css(`.parley-status[data-status="online"]`)),
-		b.shot("01-demo-open"),
+		b.Shot("01-demo-open"),
 	)
 	b.send("greeting", "Hello", 3) // and the bot's greeting and question
-	b.do("greeting-shown", b.shot("02-greeting"))
+	b.Do("greeting-shown", b.Shot("02-greeting"))
 
 	// The network goes down as the bot's answer is being written to the
 	// socket: the answer is stored, the page has not got it.
 	cut := e.net.cutWhenWritten("Sorry, that does not look like a phone number")
-	b.do("answer-while-replying",
+	b.Do("answer-while-replying",
 		chromedp.SendKeys(css(".parley-input"), "my old number"),
 		chromedp.Click(css(".parley-form button")),
 	)
 	select {
 	case <-cut:
 	case <-time.After(30 * time.Second):
-		b.fail("network-cut", errors.New("the bot's answer was never written to the socket"))
+		b.Fail("network-cut", errors.New("the bot's answer was never written to the socket"))
 	}
 	// Offline, the visitor sends another message: it waits on the page.
-	b.do("send-while-offline",
-		b.until(`document.querySelector(".parley-status").dataset.status !== "online"`),
+	b.Do("send-while-offline",
+		b.Until(`document.querySelector(".parley-status").dataset.status !== "online"`),
 		chromedp.SendKeys(css(".parley-input"), "are you still there?"),
 		chromedp.Click(css(".parley-form button")),
 		chromedp.WaitVisible(css(".parley-msg.parley-pending")),
-		b.shot("03-offline-pending"),
+		b.Shot("03-offline-pending"),
 	)
 	if n := e.storedAfter("my old number"); n != 1 {
 		t.Errorf("while offline, the store holds %d messages from the bot's answer on, want its answer only", n)
@@ -80,13 +77,13 @@ func TestWebChatBrowser(t *testing.T) {
 	e.net.restore()
 	// The widget reconnects by itself, gets the answer it missed, resends
 	// the waiting message and shows the bot's answer to it.
-	b.do("reconnected",
+	b.Do("reconnected",
 		chromedp.WaitVisible(css(`.parley-status[data-status="online"]`)),
-		b.until(`!document.querySelector(".parley-pending") && document.querySelectorAll(".parley-msg[data-seq]").length === 7`),
-		b.shot("04-reconnected"),
+		b.Until(`!document.querySelector(".parley-pending") && document.querySelectorAll(".parley-msg[data-seq]").length === 7`),
+		b.Shot("04-reconnected"),
 	)
 	b.send("new-number", "+1 555 010 0177", 9)
-	b.do("goodbye", b.shot("05-goodbye"))
+	b.Do("goodbye", b.Shot("05-goodbye"))
 
 	conv := e.conversation()
 	if conv.Status != domain.StatusClosed {
@@ -100,11 +97,11 @@ func TestWebChatBrowser(t *testing.T) {
 	}
 
 	// A reload shows the whole conversation again, from the store.
-	b.do("reload",
+	b.Do("reload",
 		chromedp.Reload(),
 		chromedp.WaitVisible(css(`.parley-status[data-status="online"]`)),
-		b.until(`document.querySelectorAll(".parley-msg[data-seq]").length === 9`),
-		b.shot("06-reloaded"),
+		b.Until(`document.querySelectorAll(".parley-msg[data-seq]").length === 9`),
+		b.Shot("06-reloaded"),
 	)
 	if got, want := b.transcript(), e.transcript(conv.ID); got != want {
 		t.Errorf("after a reload, the page's transcript differs from the store's:\npage:\n%s\nstore:\n%s", got, want)
@@ -113,15 +110,15 @@ func TestWebChatBrowser(t *testing.T) {
 	// After the close, the next message starts a new conversation; on a
 	// resource bound to nothing it is refused, and the page says so.
 	e.bind(service.ResourceBinding{})
-	b.do("refused",
+	b.Do("refused",
 		chromedp.SendKeys(css(".parley-input"), "Hello again"),
 		chromedp.Click(css(".parley-form button")),
 		chromedp.WaitVisible(css(`.parley-msg[data-error="not_deployed"]`)),
-		b.shot("07-refused-not-deployed"),
+		b.Shot("07-refused-not-deployed"),
 	)
 	e.bind(service.ResourceBinding{AppID: e.app, Environment: domain.EnvProduction})
 	b.send("new-conversation", "Hello again", 12)
-	b.do("new-conversation-shown", b.shot("08-new-conversation"))
+	b.Do("new-conversation-shown", b.Shot("08-new-conversation"))
 	newest := e.conversation()
 	if newest.ID == conv.ID || newest.Status != domain.StatusLive {
 		t.Fatalf("newest conversation %+v, want a new live one", newest)
@@ -334,104 +331,34 @@ func (c *cuttableConn) Close() error {
 
 // browser drives one headless chromium tab, saving screenshots.
 type browser struct {
-	t         *testing.T
-	ctx       context.Context
-	artifacts string
+	*browsertest.Tab
 }
 
-func newBrowser(t *testing.T, base string) *browser {
+// newBrowser starts chromium; a failed step's message carries the page's
+// transcript.
+func newBrowser(t *testing.T) *browser {
 	t.Helper()
-	artifacts, err := filepath.Abs(filepath.Join("testdata", "artifacts"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(artifacts, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshots: %s", artifacts)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.WindowSize(900, 760),
-	)...)
-	t.Cleanup(cancelAlloc)
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancel)
-	// The first action starts the browser, without a timeout (it would
-	// stop the browser); each step then has its own.
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
-	return &browser{t: t, ctx: ctx, artifacts: artifacts}
-}
-
-func (b *browser) timeout() context.Context {
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
-	b.t.Cleanup(cancel)
-	return ctx
-}
-
-// do runs the actions of a step; when one fails it saves a screenshot
-// failed-<name>.png and fails the test.
-func (b *browser) do(name string, steps ...chromedp.Action[chromedp.Void]) {
-	b.t.Helper()
-	if err := chromedp.Do(b.timeout(), steps...); err != nil {
-		b.fail(name, err)
-	}
-}
-
-func (b *browser) fail(name string, err error) {
-	b.t.Helper()
-	path := filepath.Join(b.artifacts, "failed-"+name+".png")
-	if png, serr := chromedp.Run(b.timeout(), chromedp.FullScreenshot(100)); serr == nil {
-		_ = os.WriteFile(path, png, 0o644)
-	}
-	b.t.Fatalf("%s: %v (screenshot %s; page transcript:\n%s)", name, err, path, b.transcript())
+	b := &browser{browsertest.Start(t, 900, 760)}
+	b.Describe = b.transcript
+	return b
 }
 
 // send types text into the widget, sends it, and waits until the page
 // shows shown messages and none is waiting to be sent.
 func (b *browser) send(step, text string, shown int) {
-	b.t.Helper()
-	b.do(step,
+	b.T.Helper()
+	b.Do(step,
 		chromedp.SendKeys(chromedp.CSS(".parley-input"), text),
 		chromedp.Click(chromedp.CSS(".parley-form button")),
-		b.until(fmt.Sprintf(`!document.querySelector(".parley-pending") && document.querySelectorAll(".parley-msg[data-seq]").length === %d`, shown)),
+		b.Until(fmt.Sprintf(`!document.querySelector(".parley-pending") && document.querySelectorAll(".parley-msg[data-seq]").length === %d`, shown)),
 	)
-}
-
-// until waits for a JavaScript condition to hold on the page.
-func (b *browser) until(condition string) chromedp.Action[chromedp.Void] {
-	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
-		for {
-			ok, err := chromedp.Evaluate[bool](`document.readyState === "complete" && Boolean(`+condition+")")(ctx, t)
-			if err == nil && ok {
-				return chromedp.Void{}, nil
-			}
-			select {
-			case <-ctx.Done():
-				return chromedp.Void{}, fmt.Errorf("waiting for %s: %w (last error %v)", condition, ctx.Err(), err)
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-	}
-}
-
-// shot saves a screenshot of the page as <name>.png.
-func (b *browser) shot(name string) chromedp.Action[chromedp.Void] {
-	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
-		png, err := chromedp.FullScreenshot(100)(ctx, t)
-		if err != nil {
-			return chromedp.Void{}, err
-		}
-		return chromedp.Void{}, os.WriteFile(filepath.Join(b.artifacts, name+".png"), png, 0o644)
-	}
 }
 
 // transcript is the page's transcript in document order, one "seq
 // author: text" line per message (seq "-" for one waiting to be sent,
 // "not sent (code)" for a refused one), "-- text" for a divider.
 func (b *browser) transcript() string {
-	v, err := chromedp.Run(b.timeout(), chromedp.Evaluate[string](
+	v, err := chromedp.Run(b.Timeout(), chromedp.Evaluate[string](
 		`[...document.querySelectorAll(".parley-transcript li")].map(li => li.classList.contains("parley-divider") ? "-- " + li.textContent :
 			(li.dataset.seq || (li.dataset.error ? "not sent (" + li.dataset.error + ")" : "-")) + " " + li.dataset.author + ": " + li.textContent).join("\n")`))
 	if err != nil {
