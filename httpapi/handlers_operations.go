@@ -60,6 +60,7 @@ func (s *server) runOperation(r *http.Request, kind domain.RunKind) (service.Run
 	res, err := s.svc.Run(r.Context(), orgOf(r), service.RunRequest{
 		Kind: kind, Name: name, Inputs: req.Inputs,
 		SessionID: domain.SessionID(req.SessionID), OutputVariable: req.OutputVariable,
+		VerifyKey: infoOf(r).verifyKey,
 	})
 	code := "ok"
 	switch {

@@ -120,6 +120,12 @@ const (
 	// adminKey routes manage the org (apps, publishing, channel resources,
 	// keys, licence) and need an admin key: a runtime key gets forbidden.
 	adminKey
+	// runKey routes run a data operation or action and take any key of the
+	// org. A key this process authenticated before is not looked up again:
+	// the run verifies it in its own transaction (service.UnverifiedKey),
+	// one read less per call. With an Idempotency-Key the key is looked up
+	// first, as on anyKey routes.
+	runKey
 )
 
 // authenticated reports whether the route needs an API key.
@@ -130,6 +136,7 @@ func (s *server) routes() []route {
 	const (
 		authed = anyKey
 		admin  = adminKey
+		runner = runKey
 		plain  = false
 		idem   = true
 	)
@@ -191,8 +198,8 @@ func (s *server) routes() []route {
 		{"GET", "/v1/customers/{customerId}/conversations", s.customerConversations, authed, plain},
 		{"GET", "/v1/identifiers/{identifier}/holders", s.identifierHolders, authed, plain},
 
-		{"POST", "/v1/data-operations/{name}", s.runDataOperation, authed, idem},
-		{"POST", "/v1/actions/{name}", s.runAction, authed, idem},
+		{"POST", "/v1/data-operations/{name}", s.runDataOperation, runner, idem},
+		{"POST", "/v1/actions/{name}", s.runAction, runner, idem},
 		{"GET", "/v1/runs", s.listRuns, authed, plain},
 		{"GET", "/v1/runs/{runId}", s.getRun, authed, plain},
 		{"GET", "/v1/events", s.listEvents, authed, plain},
@@ -216,6 +223,9 @@ type requestInfo struct {
 	id  string // the request id, echoed in X-Request-Id
 	org domain.OrgID
 	key domain.APIKeyID
+	// verifyKey is the secret of an API key taken on trust from
+	// service.UnverifiedKey: the run checks it (RunRequest.VerifyKey).
+	verifyKey string
 }
 
 type requestInfoKey struct{}
@@ -282,7 +292,7 @@ func (s *server) wrap(rt route) http.Handler {
 func (s *server) serve(rt route, params []string, w http.ResponseWriter, r *http.Request, info *requestInfo) {
 	r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
 	if rt.authenticated() {
-		key, err := s.authenticate(r)
+		key, err := s.authenticateRoute(r, rt, info)
 		if err == nil && rt.access == adminKey {
 			err = service.Authorize(key, domain.ScopeAdmin)
 		}
@@ -293,7 +303,7 @@ func (s *server) serve(rt route, params []string, w http.ResponseWriter, r *http
 		info.org, info.key = key.OrgID, key.ID
 	}
 	if err := checkPathValues(r, params); err != nil {
-		s.problem(w, r, err)
+		s.problem(w, r, s.keyFirst(r, err))
 		return
 	}
 	if key := r.Header.Get("Idempotency-Key"); rt.idempotent && key != "" {
@@ -314,7 +324,22 @@ func (s *server) run(w http.ResponseWriter, r *http.Request, h handlerFunc) {
 			"method", r.Method, "path", r.URL.Path, "err", err)
 		return
 	}
-	s.problem(w, r, err)
+	s.problem(w, r, s.keyFirst(r, err))
+}
+
+// keyFirst returns the error that a failed request answers: err, unless
+// its key was taken on trust (requestInfo.verifyKey) and is refused now,
+// then unauthorized, as if the key had been looked up before anything
+// else.
+func (s *server) keyFirst(r *http.Request, err error) error {
+	secret := infoOf(r).verifyKey
+	if secret == "" || domain.ErrorCode(err) == domain.CodeUnauthorized {
+		return err
+	}
+	if _, kerr := s.svc.AuthenticateKey(r.Context(), secret); domain.ErrorCode(kerr) == domain.CodeUnauthorized {
+		return kerr
+	}
+	return err
 }
 
 // call runs h, turning a panic into an internal error.
@@ -330,13 +355,32 @@ func call(h handlerFunc, w http.ResponseWriter, r *http.Request) (err error) {
 	return h(w, r)
 }
 
-// authenticate checks the bearer API key. Errors: unauthorized.
-func (s *server) authenticate(r *http.Request) (domain.APIKey, error) {
+// authenticateRoute checks the bearer API key of a request to rt; on a
+// runKey route without an Idempotency-Key it takes a key this process
+// authenticated before on trust and leaves info.verifyKey for the run to
+// check. Errors: unauthorized.
+func (s *server) authenticateRoute(r *http.Request, rt route, info *requestInfo) (domain.APIKey, error) {
+	secret, err := bearer(r)
+	if err != nil {
+		return domain.APIKey{}, err
+	}
+	if rt.access == runKey && r.Header.Get("Idempotency-Key") == "" {
+		if key, ok := s.svc.UnverifiedKey(secret); ok {
+			info.verifyKey = secret
+			return key, nil
+		}
+	}
+	return s.svc.AuthenticateKey(r.Context(), secret)
+}
+
+// bearer returns the secret of the Authorization header. Errors:
+// unauthorized.
+func bearer(r *http.Request) (string, error) {
 	scheme, secret, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {
-		return domain.APIKey{}, domain.Errorf(domain.CodeUnauthorized, "an API key is required: Authorization: Bearer <key>")
+		return "", domain.Errorf(domain.CodeUnauthorized, "an API key is required: Authorization: Bearer <key>")
 	}
-	return s.svc.AuthenticateKey(r.Context(), strings.TrimSpace(secret))
+	return strings.TrimSpace(secret), nil
 }
 
 // maxLoggedPath bounds the path written to a log line.

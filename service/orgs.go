@@ -116,16 +116,21 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (domain.OrgID
 // AuthenticateKey returns the API key of a secret (its org and scope).
 // Errors: unauthorized (unknown or revoked key).
 func (s *Service) AuthenticateKey(ctx context.Context, secret string) (domain.APIKey, error) {
-	if !strings.HasPrefix(secret, apiKeyPrefix) || len(secret) > 200 {
+	if !wellFormedSecret(secret) {
 		return domain.APIKey{}, domain.Errorf(domain.CodeUnauthorized, "invalid API key")
 	}
+	hash := hashSecret(secret)
 	var key domain.APIKey
 	err := s.view(ctx, func(tx domain.Tx) (err error) {
-		key, err = tx.GetAPIKeyByHash(ctx, hashSecret(secret))
+		key, err = tx.GetAPIKeyByHash(ctx, hash)
 		return err
 	})
 	if domain.IsNotFound(err) || (err == nil && key.RevokedAt != nil) {
+		s.keys.forget(hash)
 		return domain.APIKey{}, domain.Errorf(domain.CodeUnauthorized, "invalid API key")
+	}
+	if err == nil {
+		s.keys.put(key)
 	}
 	return key, err
 }

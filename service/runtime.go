@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/parleyhq/parley/domain"
@@ -15,6 +16,12 @@ type RunRequest struct {
 	Inputs         map[string]any
 	SessionID      domain.SessionID
 	OutputVariable string // renames the default output variable
+	// VerifyKey, when set, is the secret of the API key the caller acts
+	// for, taken from UnverifiedKey: Run checks it in the operation's own
+	// transaction (and again before answering a failure), so a revoked
+	// key is refused with unauthorized and nothing of the request is
+	// applied or recorded.
+	VerifyKey string
 }
 
 // RunResult is a completed run. Error is set for a business outcome
@@ -53,10 +60,22 @@ type runContext struct {
 func (s *Service) Run(ctx context.Context, org domain.OrgID, req RunRequest) (RunResult, error) {
 	clockStart, startedAt := time.Now(), s.now()
 	res, err := s.run(ctx, org, req, clockStart, startedAt)
-	if err != nil {
-		s.recordFailure(ctx, org, req, err, clockStart, startedAt)
+	if err == nil {
+		return res, nil
 	}
+	if req.VerifyKey != "" && (errors.Is(err, errKeyRejected) || s.keyRejected(ctx, org, req.VerifyKey)) {
+		return RunResult{}, errKeyRejected
+	}
+	s.recordFailure(ctx, org, req, err, clockStart, startedAt)
 	return res, err
+}
+
+// checkKey verifies req.VerifyKey in tx, when it is set.
+func (s *Service) checkKey(ctx context.Context, tx domain.Tx, org domain.OrgID, req RunRequest) error {
+	if req.VerifyKey == "" {
+		return nil
+	}
+	return s.verifyKey(ctx, tx, org, req.VerifyKey)
 }
 
 func (s *Service) run(ctx context.Context, org domain.OrgID, req RunRequest, clockStart, startedAt time.Time) (RunResult, error) {
@@ -83,6 +102,9 @@ func (s *Service) run(ctx context.Context, org domain.OrgID, req RunRequest, clo
 	res := RunResult{RunID: domain.RunID(s.ids.NewID("run")), Kind: op.kind, Name: op.name, Variable: variable}
 	if op.readOnly && req.SessionID == "" {
 		err = s.view(ctx, func(tx domain.Tx) (err error) {
+			if err := s.checkKey(ctx, tx, org, req); err != nil {
+				return err
+			}
 			res.Value, res.Error, err = op.exec(s, ctx, &runContext{org: org, tx: tx, args: a})
 			return err
 		})
@@ -96,6 +118,9 @@ func (s *Service) run(ctx context.Context, org domain.OrgID, req RunRequest, clo
 		return res, nil
 	}
 	err = s.update(ctx, org, func(tx domain.Tx) error {
+		if err := s.checkKey(ctx, tx, org, req); err != nil {
+			return err
+		}
 		rc := &runContext{org: org, tx: tx, args: a}
 		session, err := s.runSession(ctx, rc, req.SessionID, op.deployedOnly)
 		if err != nil {

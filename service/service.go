@@ -65,6 +65,8 @@ type Service struct {
 	verified sync.Map // token string -> domain.License
 	// orgLicenses caches each org's installed licence (licence.go).
 	orgLicenses sync.Map // domain.OrgID -> cachedLicense
+	// keys remembers authenticated keys for RunRequest.VerifyKey (keycache.go).
+	keys keyCache
 }
 
 // New returns a Service.
