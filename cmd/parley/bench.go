@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strings"
 	"time"
@@ -36,6 +37,9 @@ type benchConfig struct {
 	// cpuProfile, when set, receives a CPU profile of the whole run (the
 	// server included with --self).
 	cpuProfile string
+	// trace, when set, receives an execution trace of what cpuProfile
+	// covers.
+	trace string
 	// scenario is bench.ScenarioOperations, bench.ScenarioBot, or a
 	// channel's: bench.ScenarioSMS, bench.ScenarioWebChat,
 	// bench.ScenarioWebChatIdle.
@@ -69,6 +73,7 @@ func parseBenchFlags(c *cli, args []string) (benchConfig, error) {
 	// its own.
 	sqliteSync := addSQLiteSyncFlag(f, "")
 	cpuProfile := f.String("cpuprofile", "", "", "write a CPU profile of the run (with --self, the server's work included; with --customers, the measured phases, not the seeding) to this file, for go tool pprof")
+	traceFile := f.String("trace", "", "", "write an execution trace of the run (what --cpuprofile covers) to this file, for go tool trace: where goroutines such as the SQLite writer wait")
 	scenario := f.String("scenario", "", bench.ScenarioOperations, "operations: the data operations; bot: every client converses with the example bot (examples/change-number), one turn per message;\n"+
 		"sms: every client texts the example bot through Twilio's inbound webhook (to the replies queued);\n"+
 		"webchat: --clients visitors converse with the example bot over web chat sockets, each pausing about --think between messages (round trip: sent until the bot's replies arrive);\n"+
@@ -81,7 +86,7 @@ func parseBenchFlags(c *cli, args []string) (benchConfig, error) {
 		return benchConfig{}, err
 	}
 	cfg := benchConfig{url: *url, key: *key, self: *self, clients: *clients, duration: *duration,
-		store: benchStore{database: *database, sqliteSync: *sqliteSync}, cpuProfile: *cpuProfile, scenario: *scenario, think: *think, seed: seed.get()}
+		store: benchStore{database: *database, sqliteSync: *sqliteSync}, cpuProfile: *cpuProfile, trace: *traceFile, scenario: *scenario, think: *think, seed: seed.get()}
 	switch {
 	case cfg.self == (cfg.url != ""):
 		return cfg, usagef("parley bench: give either --url (with --key) or --self")
@@ -128,13 +133,11 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 	if cfg.seed.customers > 0 {
 		return benchSeeded(ctx, c, cfg, filepath.Join(tmp, "seeded"), keys, priv, logger)
 	}
-	if cfg.cpuProfile != "" {
-		stop, err := startCPUProfile(cfg.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer stop()
+	stopProfiles, err := startProfiles(cfg)
+	if err != nil {
+		return err
 	}
+	defer stopProfiles()
 
 	inProcess, _, closeInProcess, err := benchService(ctx, filepath.Join(tmp, "in-process"), cfg.store, keys, logger)
 	if err != nil {
@@ -317,18 +320,38 @@ func serveBench(ctx context.Context, svc *service.Service, store domain.Store, l
 	return "http://" + ln.Addr().String(), stop, nil
 }
 
-// startCPUProfile profiles this process into path until stop is called.
-func startCPUProfile(path string) (stop func(), err error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
+// startProfiles starts the CPU profile and the execution trace that cfg
+// asks for; stop ends both and closes their files.
+func startProfiles(cfg benchConfig) (stop func(), err error) {
+	var stops []func()
+	stop = func() {
+		for _, s := range stops {
+			s()
+		}
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err != nil {
+			return nil, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, err
+		}
+		stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
 	}
-	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
-	}, nil
+	if cfg.trace != "" {
+		f, err := os.Create(cfg.trace)
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		if err := trace.Start(f); err != nil {
+			f.Close()
+			stop()
+			return nil, err
+		}
+		stops = append(stops, func() { trace.Stop(); f.Close() })
+	}
+	return stop, nil
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/parleyhq/parley/bench"
@@ -22,7 +24,25 @@ type benchSeed struct {
 	// licenseKeys are operator public keys the in-process service trusts
 	// besides the bench's own, for the licence of the --key org.
 	licenseKeys string
+	// phases, when not empty, is the comma-separated list of the
+	// target:operation pairs to measure (benchPhaseNames); empty: all.
+	phases string
 }
+
+// phaseList is the list of s.phases.
+func (s benchSeed) phaseList() []string {
+	var phases []string
+	for p := range strings.SplitSeq(s.phases, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			phases = append(phases, p)
+		}
+	}
+	return phases
+}
+
+// benchPhaseNames are the values of --phases: a target (raw, in-process,
+// http) and an operation.
+var benchPhaseNames = []string{"raw:update", "in-process:update", "http:update", "raw:find", "in-process:find", "http:find"}
 
 // Hand-written baselines: the find with rawReaders readers, the update
 // alone (one transaction at a time) and, on PostgreSQL, with
@@ -34,7 +54,7 @@ const (
 
 type benchSeedFlags struct {
 	customers, conversations *int
-	licenseKeys              *string
+	licenseKeys, phases      *string
 }
 
 func addBenchSeedFlags(f *flagSet) benchSeedFlags {
@@ -44,17 +64,27 @@ func addBenchSeedFlags(f *flagSet) benchSeedFlags {
 		conversations: f.Int("conversations", "", 0, "conversations of the seeded database, spread evenly over --customers"),
 		licenseKeys: f.String("license-keys", "PARLEY_LICENSE_KEYS", "", "with --customers and --url: the operator public keys of the servers "+
 			"(as given to parley serve), so that the in-process figure runs in the --key org, on the same data"),
+		phases: f.String("phases", "", "", "with --customers: measure only these phases, a comma-separated list of target:operation "+
+			"(targets raw, in-process, http; operations update, find), such as http:find; empty: all"),
 	}
 }
 
 func (s benchSeedFlags) get() benchSeed {
-	return benchSeed{customers: *s.customers, conversations: *s.conversations, licenseKeys: *s.licenseKeys}
+	return benchSeed{customers: *s.customers, conversations: *s.conversations, licenseKeys: *s.licenseKeys, phases: *s.phases}
 }
 
 // checkSeed validates the seeding flags against the others.
 func (cfg benchConfig) checkSeed() error {
 	s := cfg.seed
+	phases := s.phaseList()
+	for _, p := range phases {
+		if !slices.Contains(benchPhaseNames, p) {
+			return usagef("parley bench: --phases: %q is not one of %s", p, strings.Join(benchPhaseNames, ", "))
+		}
+	}
 	switch {
+	case s.customers == 0 && s.conversations == 0 && len(phases) > 0:
+		return usagef("parley bench: --phases needs --customers")
 	case s.customers == 0 && s.conversations == 0:
 		return nil
 	case s.customers <= 0 || s.conversations < s.customers:
@@ -102,13 +132,11 @@ func benchSeeded(ctx context.Context, c *cli, cfg benchConfig, dir string, keys 
 	if err != nil {
 		return err
 	}
-	if cfg.cpuProfile != "" {
-		stop, err := startCPUProfile(cfg.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer stop()
+	stopProfiles, err := startProfiles(cfg)
+	if err != nil {
+		return err
 	}
+	defer stopProfiles()
 	raw, closeRaw, err := openRaw(ctx, cfg.store, dir, org)
 	if err != nil {
 		return err
@@ -174,17 +202,29 @@ func openRaw(ctx context.Context, st benchStore, dir string, org domain.OrgID) (
 	return raw, func() { raw.Close() }, nil
 }
 
-// seededPhases: per operation, the baselines, then in process, then HTTP.
+// seededPhases: per operation, the baselines, then in process, then HTTP;
+// only those of --phases when it is given.
 func seededPhases(cfg benchConfig, raw, inProcess, http bench.Target) []bench.Phase {
-	updates := []bench.Phase{{Op: bench.OpUpdate, Target: raw, Clients: 1}}
-	if cfg.store.database != "" {
-		updates = append(updates, bench.Phase{Op: bench.OpUpdate, Target: raw, Clients: rawWriters})
+	type named struct {
+		name string
+		bench.Phase
 	}
-	updates = append(updates,
-		bench.Phase{Op: bench.OpUpdate, Target: inProcess, Clients: cfg.clients},
-		bench.Phase{Op: bench.OpUpdate, Target: http, Clients: cfg.clients})
-	return append(updates,
-		bench.Phase{Op: bench.OpFind, Target: raw, Clients: rawReaders},
-		bench.Phase{Op: bench.OpFind, Target: inProcess, Clients: cfg.clients},
-		bench.Phase{Op: bench.OpFind, Target: http, Clients: cfg.clients})
+	all := []named{{"raw:update", bench.Phase{Op: bench.OpUpdate, Target: raw, Clients: 1}}}
+	if cfg.store.database != "" {
+		all = append(all, named{"raw:update", bench.Phase{Op: bench.OpUpdate, Target: raw, Clients: rawWriters}})
+	}
+	all = append(all,
+		named{"in-process:update", bench.Phase{Op: bench.OpUpdate, Target: inProcess, Clients: cfg.clients}},
+		named{"http:update", bench.Phase{Op: bench.OpUpdate, Target: http, Clients: cfg.clients}},
+		named{"raw:find", bench.Phase{Op: bench.OpFind, Target: raw, Clients: rawReaders}},
+		named{"in-process:find", bench.Phase{Op: bench.OpFind, Target: inProcess, Clients: cfg.clients}},
+		named{"http:find", bench.Phase{Op: bench.OpFind, Target: http, Clients: cfg.clients}})
+	only := cfg.seed.phaseList()
+	var phases []bench.Phase
+	for _, p := range all {
+		if len(only) == 0 || slices.Contains(only, p.name) {
+			phases = append(phases, p.Phase)
+		}
+	}
+	return phases
 }

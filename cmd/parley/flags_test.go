@@ -3,10 +3,14 @@ package main
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parleyhq/parley/bench"
 )
 
 // envOf returns a getenv reading from m.
@@ -165,6 +169,11 @@ func TestBenchFlagsResolution(t *testing.T) {
 		{name: "conversations without customers", args: []string{"--self", "--conversations", "10"}, wantErr: "--customers"},
 		{name: "fewer customers than clients", args: []string{"--self", "--customers", "10", "--conversations", "10"}, wantErr: "--clients"},
 		{name: "seeded bot", args: []string{"--self", "--scenario", "bot", "--customers", "100", "--conversations", "100"}, wantErr: "--scenario"},
+		{name: "seeded phases and a trace", args: []string{"--self", "--customers", "100", "--conversations", "100", "--phases", "http:find, raw:find", "--trace", "t.out"},
+			want: benchConfig{self: true, clients: 32, duration: 10 * time.Second, store: benchStore{sqliteSync: "full"}, scenario: "operations", think: 5 * time.Second,
+				trace: "t.out", seed: benchSeed{customers: 100, conversations: 100, phases: "http:find, raw:find"}}},
+		{name: "unknown phase", args: []string{"--self", "--customers", "100", "--conversations", "100", "--phases", "http:fnd"}, wantErr: "http:fnd"},
+		{name: "phases without a seeded data set", args: []string{"--self", "--phases", "http:find"}, wantErr: "--customers"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -262,5 +271,31 @@ func TestServeRetentionFlags(t *testing.T) {
 				t.Fatalf("retention %s, idempotency %s (%v), want %s and %s", cfg.retention, cfg.idempotencyRetention, err, tt.keep, tt.idem)
 			}
 		})
+	}
+}
+
+// TestSeededPhases checks that --phases keeps the phases it names, in the
+// order of a full run, the raw update's two phases on PostgreSQL included.
+func TestSeededPhases(t *testing.T) {
+	raw, inProcess, http := bench.HTTPTarget{}, bench.HTTPTarget{}, bench.HTTPTarget{}
+	tests := []struct {
+		phases, database string
+		want             []string // operation and client count of each phase
+	}{
+		{"", "", []string{"update 1", "update 32", "update 32", "find 4", "find 32", "find 32"}},
+		{"", "postgres://x", []string{"update 1", "update 8", "update 32", "update 32", "find 4", "find 32", "find 32"}},
+		{"http:find,raw:update", "postgres://x", []string{"update 1", "update 8", "find 32"}},
+		{"raw:find", "", []string{"find 4"}},
+	}
+	for _, tt := range tests {
+		cfg := benchConfig{clients: 32, store: benchStore{database: tt.database}, seed: benchSeed{phases: tt.phases}}
+		short := map[string]string{bench.OpUpdate: "update", bench.OpFind: "find"}
+		var got []string
+		for _, p := range seededPhases(cfg, raw, inProcess, http) {
+			got = append(got, fmt.Sprint(short[p.Op], " ", p.Clients))
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("--phases %q on %q: %v, want %v", tt.phases, tt.database, got, tt.want)
+		}
 	}
 }
