@@ -2,6 +2,7 @@ package domain
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -134,7 +135,7 @@ type WebhookDelivery struct {
 	EventSeq       int64
 	EventType      string
 	Subject        string
-	Payload        map[string]any
+	Payload        json.RawMessage // the event's payload as stored (JSON), sent as it is
 	EventCreatedAt time.Time
 	State          DeliveryState
 	// Attempts counts the attempts since the delivery was made or last
@@ -146,6 +147,18 @@ type WebhookDelivery struct {
 	LastStatus     int    // HTTP status of the last attempt, 0 when none
 	LastError      string // why the last attempt failed, "" when it did not
 	DeliveredAt    *time.Time
+}
+
+// WebhookPayloadText returns the payload of a delivery to store: the JSON
+// as it is, {} for none. Errors: CodeInvalidArgument (not JSON).
+func WebhookPayloadText(payload json.RawMessage) (string, error) {
+	if len(payload) == 0 {
+		return "{}", nil
+	}
+	if !json.Valid(payload) {
+		return "", Errorf(CodeInvalidArgument, "webhook delivery payload is not JSON")
+	}
+	return string(payload), nil
 }
 
 // EventID is the delivery's event id, the webhook-id of its requests.

@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/url"
 	"regexp"
 	"slices"
@@ -345,9 +347,13 @@ func (s *Service) ReplayWebhookEvent(ctx context.Context, org domain.OrgID, id d
 			return domain.NotFound("event", domain.EventIDOf(seq))
 		}
 		e := events[0]
+		payload, err := json.Marshal(e.Payload)
+		if err != nil {
+			return fmt.Errorf("service: event %s payload: %w", e.ID(), err)
+		}
 		n = 1
 		return tx.CreateWebhookDelivery(ctx, domain.WebhookDelivery{
-			OrgID: org, EndpointID: id, EventSeq: seq, EventType: e.Type, Subject: e.Subject, Payload: e.Payload,
+			OrgID: org, EndpointID: id, EventSeq: seq, EventType: e.Type, Subject: e.Subject, Payload: payload,
 			EventCreatedAt: e.CreatedAt, State: domain.DeliveryPending, NextAttemptAt: now,
 		})
 	})

@@ -116,16 +116,15 @@ const deliveryColumns = `org_id, endpoint_id, event_seq, event_type, subject, pa
 
 func scanDelivery(s scanner) (domain.WebhookDelivery, error) {
 	var d domain.WebhookDelivery
-	var payload string
 	var created, next int64
 	var first, delivered sql.NullInt64
-	if err := s.Scan(&d.OrgID, &d.EndpointID, &d.EventSeq, &d.EventType, &d.Subject, &payload, &created, &d.State,
+	if err := s.Scan(&d.OrgID, &d.EndpointID, &d.EventSeq, &d.EventType, &d.Subject, (*[]byte)(&d.Payload), &created, &d.State,
 		&d.Attempts, &next, &d.Lease, &first, &d.LastStatus, &d.LastError, &delivered); err != nil {
 		return d, err
 	}
 	d.EventCreatedAt, d.NextAttemptAt = fromMicros(created), fromMicros(next)
 	d.FirstAttemptAt, d.DeliveredAt = optMicros(first), optMicros(delivered)
-	return d, decodeJSON(payload, &d.Payload)
+	return d, nil
 }
 
 // ClaimWebhookDeliveries leases up to limit due pending deliveries. The
@@ -164,7 +163,7 @@ func (t *tx) FinishWebhookAttempts(ctx context.Context, fs []domain.WebhookFinis
 	}, `UPDATE webhook_deliveries AS d SET state = i.value->>4, attempts = i.value->>5, next_attempt_at = i.value->>6,
 			lease = '', first_attempt_at = COALESCE(d.first_attempt_at, i.value->>7), last_status = i.value->>8,
 			last_error = i.value->>9, delivered_at = i.value->>10
-		FROM json_each(?) AS i
+		FROM jsonb_each(?) AS i
 		WHERE d.endpoint_id = i.value->>0 AND d.event_seq = i.value->>1 AND d.org_id = i.value->>2
 			AND d.lease = i.value->>3 AND d.state = 'pending'
 		RETURNING endpoint_id, event_seq`, string(batch))
@@ -175,7 +174,7 @@ func (t *tx) FinishWebhookAttempts(ctx context.Context, fs []domain.WebhookFinis
 			started_at, latency_us, status, error, response_excerpt)
 		SELECT i.value->>0, i.value->>2, i.value->>1, i.value->>11, i.value->>7, i.value->>12, i.value->>13,
 			i.value->>14, i.value->>15
-		FROM json_each(?) AS i
+		FROM jsonb_each(?) AS i
 		WHERE EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.id = i.value->>0 AND w.org_id = i.value->>2)`,
 		string(batch)) // json_each reads the array in order: the attempts' seq follow the batch
 	if err != nil {
@@ -215,7 +214,7 @@ func (t *tx) ExtendWebhookLeases(ctx context.Context, ls []domain.WebhookLease, 
 		var l domain.WebhookLease
 		return l, s.Scan(&l.EndpointID, &l.EventSeq)
 	}, `UPDATE webhook_deliveries AS d SET next_attempt_at = max(d.next_attempt_at, ?)
-		FROM json_each(?) AS i
+		FROM jsonb_each(?) AS i
 		WHERE d.endpoint_id = i.value->>0 AND d.event_seq = i.value->>1 AND d.lease = i.value->>2 AND d.state = 'pending'
 		RETURNING endpoint_id, event_seq`, micros(until), string(batch))
 	if err != nil {
@@ -241,7 +240,7 @@ func (t *tx) GetWebhookDelivery(ctx context.Context, org domain.OrgID, endpoint 
 
 // CreateWebhookDelivery stores d; a duplicate is a conflict.
 func (t *tx) CreateWebhookDelivery(ctx context.Context, d domain.WebhookDelivery) error {
-	payload, err := encodeJSON(d.Payload)
+	payload, err := domain.WebhookPayloadText(d.Payload)
 	if err != nil {
 		return err
 	}

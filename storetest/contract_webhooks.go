@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -135,9 +136,13 @@ func deliveries(t testing.TB, s domain.Store, org domain.OrgID, id domain.Webhoo
 
 // wantDelivery is the fresh delivery of e to endpoint.
 func wantDelivery(e domain.Event, endpoint domain.WebhookEndpointID) domain.WebhookDelivery {
+	payload, err := json.Marshal(e.Payload)
+	if err != nil {
+		panic(err)
+	}
 	return domain.WebhookDelivery{
 		OrgID: e.OrgID, EndpointID: endpoint, EventSeq: e.Seq, EventType: e.Type, Subject: e.Subject,
-		Payload: e.Payload, EventCreatedAt: e.CreatedAt, State: domain.DeliveryPending, NextAttemptAt: e.CreatedAt,
+		Payload: payload, EventCreatedAt: e.CreatedAt, State: domain.DeliveryPending, NextAttemptAt: e.CreatedAt,
 	}
 }
 

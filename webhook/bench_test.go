@@ -143,7 +143,8 @@ func benchEvent(org domain.OrgID, i int) domain.Event {
 // attempt is recorded; reported as events/s. Beside it, the same number
 // of signed POSTs of the same bodies from plain loops in this process:
 // 16 concurrent loops (the worker's concurrency, the baseline of the
-// goal's ratio) and one loop; worker/plain is the cost of the queue.
+// goal's ratio) and one loop; worker/plain is the cost of the queue. Each
+// also reports the CPU time of the process per event.
 func BenchmarkWebhookThroughput(b *testing.B) {
 	for name, open := range benchBackends(b) {
 		b.Run(name+"/worker", func(b *testing.B) {
@@ -154,17 +155,18 @@ func BenchmarkWebhookThroughput(b *testing.B) {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan struct{})
 			b.ResetTimer()
-			start := time.Now()
+			start, cpu := time.Now(), processCPU()
 			go func() { worker.Run(ctx); close(done) }()
 			for recv.count.Load() < int64(b.N) {
 				time.Sleep(time.Millisecond)
 			}
 			waitRecorded(b, store)
-			elapsed := time.Since(start)
+			elapsed, cpu := time.Since(start), processCPU()-cpu
 			b.StopTimer()
 			cancel()
 			<-done
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+			reportCPU(b, cpu)
 		})
 	}
 	for _, loops := range []int{1, benchConcurrency} {
@@ -172,11 +174,12 @@ func BenchmarkWebhookThroughput(b *testing.B) {
 			recv := newBenchReceiver(b, false)
 			sender := webhook.NewSender(webhook.NewGuard(true, nil), 0, benchConcurrency)
 			secret, _ := webhook.NewSecret()
+			payload, _ := json.Marshal(benchEvent("org", 1).Payload) // as the store keeps it
 			body, _ := webhook.Body(domain.WebhookDelivery{EventSeq: 1, EventType: domain.EventMessageReceived,
-				Subject: "conv_bench", Payload: benchEvent("org", 1).Payload, EventCreatedAt: time.Now()})
+				Subject: "conv_bench", Payload: payload, EventCreatedAt: time.Now()})
 			var next atomic.Int64
 			b.ResetTimer()
-			start := time.Now()
+			start, cpu := time.Now(), processCPU()
 			var wg sync.WaitGroup
 			for range loops {
 				wg.Go(func() {
@@ -192,8 +195,15 @@ func BenchmarkWebhookThroughput(b *testing.B) {
 			}
 			wg.Wait()
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+			reportCPU(b, processCPU()-cpu)
 		})
 	}
+}
+
+// reportCPU reports the CPU time of this process (worker or loops,
+// receiver, SQLite; not the PostgreSQL server) per event.
+func reportCPU(b *testing.B, cpu time.Duration) {
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/event")
 }
 
 // waitRecorded waits until no delivery is pending: every attempt is

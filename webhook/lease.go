@@ -29,13 +29,18 @@ type holdings struct {
 
 func newHoldings() *holdings { return &holdings{held: map[*holding]struct{}{}} }
 
-// add records a delivery claimed under lease until until.
-func (h *holdings) add(d domain.WebhookDelivery, lease string, until time.Time) *holding {
-	hd := &holding{lease: domain.WebhookLease{EndpointID: d.EndpointID, EventSeq: d.EventSeq, Lease: lease}, until: until}
+// addJobs records the deliveries of a claim, leased until until, and
+// sets each job's holding.
+func (h *holdings) addJobs(jobs []*job, until time.Time) {
+	hds := make([]holding, len(jobs)) // one allocation for the claim
 	h.mu.Lock()
-	h.held[hd] = struct{}{}
-	h.mu.Unlock()
-	return hd
+	defer h.mu.Unlock()
+	for i, j := range jobs {
+		d := &j.delivery
+		hds[i] = holding{lease: domain.WebhookLease{EndpointID: d.EndpointID, EventSeq: d.EventSeq, Lease: j.lease}, until: until}
+		j.hold = &hds[i]
+		h.held[j.hold] = struct{}{}
+	}
 }
 
 // release forgets hd: its lease is no longer extended.
@@ -43,6 +48,15 @@ func (h *holdings) release(hd *holding) {
 	h.mu.Lock()
 	delete(h.held, hd)
 	h.mu.Unlock()
+}
+
+// releaseResults forgets the holdings of a batch's jobs.
+func (h *holdings) releaseResults(batch []result) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, r := range batch {
+		delete(h.held, r.job.hold)
+	}
 }
 
 // sendable reports whether hd's lease outlasts a request started at now

@@ -51,3 +51,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	return m
 }
+
+// countOutcomes counts a batch's outcomes, one Add per outcome.
+func (m *metrics) countOutcomes(outcomes []string) {
+	counts := map[string]int{}
+	for _, o := range outcomes {
+		counts[o]++
+	}
+	for o, n := range counts {
+		m.deliveries.WithLabelValues(o).Add(float64(n))
+	}
+}

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/parleyhq/parley/domain"
@@ -40,25 +41,34 @@ func retryDelay(attempts int, random func() float64) (time.Duration, bool) {
 	return time.Duration(float64(d) * factor), true
 }
 
-// envelope is the JSON body of every delivery (the Standard Webhooks
-// payload structure plus the event id and subject).
-type envelope struct {
-	ID        string         `json:"id"`
-	Type      string         `json:"type"`
-	Timestamp string         `json:"timestamp"`
-	Subject   string         `json:"subject"`
-	Data      map[string]any `json:"data"`
+// Body returns the JSON body of a delivery, the same bytes on every
+// attempt: the Standard Webhooks payload structure plus the event id and
+// subject, {"id", "type", "timestamp", "subject", "data"}, where data is
+// the event's payload as the store keeps it (not decoded and encoded
+// again), {} when it has none.
+func Body(d domain.WebhookDelivery) ([]byte, error) {
+	data := []byte(d.Payload)
+	if len(data) == 0 || string(data) == "null" {
+		data = []byte("{}")
+	} else if !json.Valid(data) {
+		return nil, fmt.Errorf("webhook: the payload of %s is not JSON", d.EventID())
+	}
+	b := make([]byte, 0, len(data)+len(d.EventType)+len(d.Subject)+112)
+	b = appendString(append(b, `{"id":`...), d.EventID())
+	b = appendString(append(b, `,"type":`...), d.EventType)
+	b = d.EventCreatedAt.UTC().AppendFormat(append(b, `,"timestamp":"`...), "2006-01-02T15:04:05.000000Z07:00")
+	b = appendString(append(b, `","subject":`...), d.Subject)
+	b = append(append(b, `,"data":`...), data...)
+	return append(b, '}'), nil
 }
 
-// Body returns the JSON body of a delivery: the same bytes on every
-// attempt.
-func Body(d domain.WebhookDelivery) ([]byte, error) {
-	data := d.Payload
-	if data == nil {
-		data = map[string]any{}
+// appendString appends s as a JSON string, escaped as encoding/json does.
+func appendString(b []byte, s string) []byte {
+	for i := range len(s) {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			quoted, _ := json.Marshal(s) // a string always encodes
+			return append(b, quoted...)
+		}
 	}
-	return json.Marshal(envelope{
-		ID: d.EventID(), Type: d.EventType, Subject: d.Subject, Data: data,
-		Timestamp: d.EventCreatedAt.UTC().Format("2006-01-02T15:04:05.000000Z07:00"),
-	})
+	return append(append(append(b, '"'), s...), '"')
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	mathrand "math/rand/v2"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,9 +26,9 @@ const (
 	notifiedPollInterval = time.Second
 	queueReportInterval  = 5 * time.Second
 	// maxFinishBatch bounds how many attempts one transaction records.
-	maxFinishBatch = 512
+	maxFinishBatch = 1024
 	// maxClaim bounds how many deliveries one claim leases.
-	maxClaim = 512
+	maxClaim = 1024
 	// queueFactor sizes the queue of claimed jobs when it is slow: this
 	// many per sender.
 	queueFactor = 4
@@ -115,17 +116,18 @@ func newOwner() string {
 	return "wkr_" + hex.EncodeToString(b)
 }
 
-// job is a claimed delivery with its endpoint.
+// job is a claimed delivery with its endpoint (shared by the jobs of a
+// claim).
 type job struct {
 	delivery domain.WebhookDelivery
-	endpoint domain.WebhookEndpoint
+	endpoint *domain.WebhookEndpoint
 	lease    string
 	hold     *holding
 }
 
 // result is a job's attempt.
 type result struct {
-	job     job
+	job     *job
 	started time.Time
 	outcome Outcome
 }
@@ -147,7 +149,7 @@ type result struct {
 // not sent: its lease expires and it is claimed again.
 func (w *Worker) Run(ctx context.Context) error {
 	capacity := max(2*maxClaim, queueFactor*w.cfg.Concurrency)
-	jobs := make(chan job, capacity)
+	jobs := make(chan *job, capacity)
 	results := make(chan result, 2*maxFinishBatch)
 	finished := make(chan struct{})
 	go func() {
@@ -165,11 +167,16 @@ func (w *Worker) Run(ctx context.Context) error {
 	go w.renewLoop(stopRenewing)
 	p := newPace(queueFactor*w.cfg.Concurrency, capacity, w.cfg.Clock.Now())
 	detached := context.WithoutCancel(ctx)
+	// refill is the queue's length at which the claiming loop wants to
+	// claim again: senders wake it then, not at every job.
+	var refill atomic.Int64
 	var senders sync.WaitGroup
 	for range w.cfg.Concurrency {
 		senders.Go(func() {
 			for j := range jobs {
-				signal(space)
+				if int64(len(jobs)) <= refill.Load() {
+					signal(space)
+				}
 				if !w.held.sendable(j.hold, w.cfg.Clock.Now(), w.cfg.Lease/3) {
 					w.held.release(j.hold) // the lease could expire mid-request
 					continue
@@ -181,8 +188,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	for ctx.Err() == nil {
 		target := p.target(w.cfg.Clock.Now())
-		if len(jobs) > target*3/4 {
-			waitFor(ctx, space, w.cfg.PollInterval)
+		if threshold := target * 3 / 4; len(jobs) > threshold {
+			refill.Store(int64(threshold))
+			if len(jobs) > threshold { // a sender that took a job since sees the threshold
+				waitFor(ctx, space, w.cfg.PollInterval)
+			}
 			continue
 		}
 		room := min(maxClaim, target-len(jobs))
@@ -273,39 +283,44 @@ func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 }
 
 // claim leases up to n due deliveries and reads their endpoints.
-func (w *Worker) claim(ctx context.Context, n int) ([]job, error) {
+func (w *Worker) claim(ctx context.Context, n int) ([]*job, error) {
 	now := w.cfg.Clock.Now().UTC()
-	lease := fmt.Sprintf("%s-%d", w.owner, w.claims.Add(1))
-	var jobs []job
+	lease := w.owner + "-" + strconv.FormatInt(w.claims.Add(1), 10)
+	var jobs []*job
 	until := now.Add(w.cfg.Lease)
 	err := w.cfg.Store.Update(ctx, func(tx domain.Tx) error {
-		jobs = jobs[:0]
 		ds, err := tx.ClaimWebhookDeliveries(ctx, now, until, lease, n)
 		if err != nil {
 			return err
 		}
-		endpoints := map[domain.WebhookEndpointID]domain.WebhookEndpoint{}
-		for _, d := range ds {
-			e, ok := endpoints[d.EndpointID]
-			if !ok {
-				if e, err = tx.GetWebhookEndpoint(ctx, d.OrgID, d.EndpointID); err != nil {
+		endpoints := map[domain.WebhookEndpointID]*domain.WebhookEndpoint{}
+		all := make([]job, len(ds)) // one allocation for the claim's jobs
+		jobs = make([]*job, len(ds))
+		for i, d := range ds {
+			e := endpoints[d.EndpointID]
+			if e == nil {
+				got, err := tx.GetWebhookEndpoint(ctx, d.OrgID, d.EndpointID)
+				if err != nil {
 					return err
 				}
+				e = &got
 				endpoints[d.EndpointID] = e
 			}
-			jobs = append(jobs, job{delivery: d, endpoint: e, lease: lease})
+			all[i] = job{delivery: d, endpoint: e, lease: lease}
+			jobs[i] = &all[i]
 		}
 		return nil
 	})
-	for i := range jobs {
-		jobs[i].hold = w.held.add(jobs[i].delivery, lease, until)
+	if err != nil {
+		return nil, err
 	}
-	return jobs, err
+	w.held.addJobs(jobs, until)
+	return jobs, nil
 }
 
 // attempt makes one request of j.
-func (w *Worker) attempt(ctx context.Context, j job) result {
-	d, e := j.delivery, j.endpoint
+func (w *Worker) attempt(ctx context.Context, j *job) result {
+	d, e := &j.delivery, j.endpoint
 	started := w.cfg.Clock.Now().UTC()
 	if d.FirstAttemptAt == nil && d.Attempts == 0 {
 		w.metrics.lag.Observe(started.Sub(d.EventCreatedAt).Seconds())
@@ -313,7 +328,7 @@ func (w *Worker) attempt(ctx context.Context, j job) result {
 	if !e.Enabled {
 		return result{job: j, started: started, outcome: Outcome{Err: fmt.Errorf("endpoint disabled: %s", e.DisabledReason)}}
 	}
-	body, err := Body(d)
+	body, err := Body(*d)
 	if err != nil {
 		return result{job: j, started: started, outcome: Outcome{Err: err}}
 	}
