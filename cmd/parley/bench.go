@@ -159,10 +159,7 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 		defer stop()
 	}
 	httpClient := bench.NewHTTPClient(cfg.clients)
-	var nodes []*client.Client
-	for _, u := range splitURLs(target) {
-		nodes = append(nodes, client.New(u, key, client.WithHTTPClient(httpClient)))
-	}
+	nodes := httpNodes(target, key, httpClient)
 
 	store := "SQLite (temporary files, synchronous=" + string(cfg.store.flags(tmp).sync()) + ")"
 	if cfg.store.database != "" {
@@ -318,6 +315,16 @@ func serveBench(ctx context.Context, svc *service.Service, store domain.Store, l
 		webChat.Close()
 	}
 	return "http://" + ln.Addr().String(), stop, nil
+}
+
+// httpNodes returns a client with key for each server of target (a
+// comma-separated list of base URLs), all on httpClient.
+func httpNodes(target, key string, httpClient *http.Client) []*client.Client {
+	var nodes []*client.Client
+	for _, u := range splitURLs(target) {
+		nodes = append(nodes, client.New(u, key, client.WithHTTPClient(httpClient)))
+	}
+	return nodes
 }
 
 // startProfiles starts the CPU profile and the execution trace that cfg

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/bench"
-	"github.com/parleyhq/parley/client"
 	"github.com/parleyhq/parley/dataset"
 	"github.com/parleyhq/parley/domain"
 	"github.com/parleyhq/parley/service"
@@ -142,11 +141,7 @@ func benchSeeded(ctx context.Context, c *cli, cfg benchConfig, dir string, keys 
 		return err
 	}
 	defer closeRaw()
-	httpClient := bench.NewHTTPClient(cfg.clients)
-	var nodes []*client.Client
-	for _, u := range splitURLs(target) {
-		nodes = append(nodes, client.New(u, key, client.WithHTTPClient(httpClient)))
-	}
+	nodes := httpNodes(target, key, bench.NewHTTPClient(cfg.clients))
 	fmt.Fprintf(c.stdout, "# parley bench: %d customers, %d conversations; %s per phase; HTTP target %s; store %s\n",
 		plan.Customers, plan.Conversations, cfg.duration, target, cfg.store.flags(dir).describe())
 	report, runErr := bench.RunSeeded(ctx, bench.Config{Duration: cfg.duration, Progress: c.stderr}, bench.NewSeeded(plan),
