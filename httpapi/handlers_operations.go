@@ -57,11 +57,16 @@ func (s *server) runOperation(r *http.Request, kind domain.RunKind) (service.Run
 	if err := decodeJSON(r, &req); err != nil {
 		return service.RunResult{}, err
 	}
+	info := infoOf(r)
 	res, err := s.svc.Run(r.Context(), orgOf(r), service.RunRequest{
 		Kind: kind, Name: name, Inputs: req.Inputs,
 		SessionID: domain.SessionID(req.SessionID), OutputVariable: req.OutputVariable,
-		VerifyKey: infoOf(r).verifyKey,
+		VerifyKey: info.verifyKey,
 	})
+	// Run has verified the key, whatever its outcome: keyFirst need not
+	// look it up again.
+	info.verifyKey = ""
+
 	code := "ok"
 	switch {
 	case err != nil:

@@ -51,8 +51,17 @@ func TestRunsVerifyKnownKeysInTheirTransaction(t *testing.T) {
 			t.Fatalf("a find of a known key opened %d read transactions, want 1 (the find's, which verifies the key)", n)
 		}
 	}
-	// With an Idempotency-Key the key is looked up first, as elsewhere.
+	// A run that fails before its transaction looks the key up once (in
+	// the service), not again in the transport.
 	before := views.Load()
+	if r := env.postJSON(path, key, `{"inputs":{"customerIdentifier":"mailto:nope"}}`); r.status != http.StatusBadRequest {
+		t.Fatalf("invalid find: %d %s", r.status, r.body)
+	}
+	if n := views.Load() - before; n != 1 {
+		t.Fatalf("a failed find of a known key opened %d read transactions, want 1 (the key's lookup)", n)
+	}
+	// With an Idempotency-Key the key is looked up first, as elsewhere.
+	before = views.Load()
 	if r := env.postJSON(path, key, find, "Idempotency-Key", "f1"); r.status != http.StatusOK {
 		t.Fatalf("idempotent find: %d %s", r.status, r.body)
 	}
