@@ -56,6 +56,13 @@ type Tx interface {
 	CreateAPIKey(ctx context.Context, key APIKey) error
 	// GetAPIKeyByHash finds a key in any org by the hash of its secret.
 	GetAPIKeyByHash(ctx context.Context, hash []byte) (APIKey, error)
+	// CheckAPIKey calls accept with the key of hash (in any org), or with
+	// an error of CodeNotFound when none matches, and returns what accept
+	// returns. In a View a backend may send the read with the
+	// transaction's next statement instead of on its own: accept's error
+	// is then returned by that statement, or by the commit when none
+	// follows, and the View fails with it.
+	CheckAPIKey(ctx context.Context, hash []byte, accept func(APIKey, error) error) error
 	ListAPIKeys(ctx context.Context, org OrgID) ([]APIKey, error)
 	RevokeAPIKey(ctx context.Context, org OrgID, id APIKeyID, at time.Time) error
 
@@ -128,6 +135,10 @@ type Tx interface {
 	// CustomerConversationIDs returns the customer's conversation ids,
 	// newest first (StartedAt descending, then id descending).
 	CustomerConversationIDs(ctx context.Context, org OrgID, customer CustomerID) ([]ConversationID, error)
+	// HeldConversationIDs returns the conversation ids of the customer
+	// who holds identifier now (whose latest interval of it is open),
+	// newest first as CustomerConversationIDs; none when nobody does.
+	HeldConversationIDs(ctx context.Context, org OrgID, identifier string) ([]ConversationID, error)
 	// ListConversations returns conversations matching f, newest first.
 	ListConversations(ctx context.Context, org OrgID, f ConversationFilter) ([]Conversation, error)
 	CreateSession(ctx context.Context, s Session) error

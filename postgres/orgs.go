@@ -2,8 +2,11 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/parleyhq/parley/domain"
 )
@@ -67,6 +70,24 @@ func (t *tx) CreateAPIKey(ctx context.Context, key domain.APIKey) error {
 func (t *tx) GetAPIKeyByHash(ctx context.Context, hash []byte) (domain.APIKey, error) {
 	return get(ctx, t, "api key", "with that hash", scanAPIKey,
 		`SELECT `+apiKeyColumns+` FROM api_keys WHERE hash = $1`, hash)
+}
+
+// CheckAPIKey calls accept with the key of hash. In a View the read waits
+// for the transaction's next statement (or its commit) and goes out in
+// the same pipeline, saving a round trip: accept's error is returned by
+// that statement. A read-write transaction reads the key now, since its
+// COMMIT may go out in the pipeline that would carry the read.
+func (t *tx) CheckAPIKey(ctx context.Context, hash []byte, accept func(domain.APIKey, error) error) error {
+	if !t.readOnly {
+		return accept(t.GetAPIKeyByHash(ctx, hash))
+	}
+	return t.laterRow(ctx, func(row pgx.Row) error {
+		key, err := scanAPIKey(row)
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = domain.NotFound("api key", "with that hash")
+		}
+		return accept(key, err)
+	}, `SELECT `+apiKeyColumns+` FROM api_keys WHERE hash = $1`, hash)
 }
 
 // ListAPIKeys returns the org's keys, oldest first.

@@ -161,6 +161,25 @@ func (t *tx) prelude() (*pgx.Batch, []func(pgx.Row) error) {
 	return b, rows
 }
 
+// readPrelude reads the results of a pipeline's prelude (the row
+// readers prelude returned); on the first error it closes the pipeline
+// and returns that error.
+func readPrelude(br pgx.BatchResults, readers []func(pgx.Row) error) error {
+	for _, read := range readers {
+		var err error
+		if read != nil {
+			err = read(br.QueryRow())
+		} else {
+			_, err = br.Exec()
+		}
+		if err != nil {
+			_ = br.Close()
+			return err
+		}
+	}
+	return nil
+}
+
 // send runs sql after the prelude, in one pipeline, and returns what
 // result reads of the statement's result. The prelude's first error, if
 // any, is returned instead.
@@ -168,17 +187,8 @@ func (t *tx) send(ctx context.Context, sql string, args []any, result func(pgx.B
 	b, rows := t.prelude()
 	b.Queue(sql, args...)
 	br := t.conn.SendBatch(ctx, b)
-	for _, row := range rows {
-		var err error
-		if row != nil {
-			err = row(br.QueryRow())
-		} else {
-			_, err = br.Exec()
-		}
-		if err != nil {
-			_ = br.Close()
-			return pgconn.CommandTag{}, err
-		}
+	if err := readPrelude(br, rows); err != nil {
+		return pgconn.CommandTag{}, err
 	}
 	tag, err := result(br)
 	if closeErr := br.Close(); err == nil {
@@ -264,13 +274,50 @@ func (t *tx) readRows(ctx context.Context, reads ...rowRead) error {
 	return t.note(t.conn.SendBatch(ctx, b).Close())
 }
 
-// query runs a query of several rows, after sending the prelude.
+// query runs a query of several rows, in one pipeline with the prelude.
 func (t *tx) query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	if err := t.flush(ctx); err != nil {
-		return nil, err
+	if t.begin == "" && len(t.waiting) == 0 {
+		rows, err := t.conn.Query(ctx, sql, args...)
+		return rows, t.note(err)
 	}
-	rows, err := t.conn.Query(ctx, sql, args...)
-	return rows, t.note(err)
+	b, readers := t.prelude()
+	b.Queue(sql, args...)
+	br := t.conn.SendBatch(ctx, b)
+	if err := readPrelude(br, readers); err != nil {
+		return nil, t.note(err)
+	}
+	rows, err := br.Query()
+	if err != nil {
+		_ = br.Close()
+		return nil, t.note(err)
+	}
+	return &batchRows{Rows: rows, batch: br}, nil
+}
+
+// batchRows are the rows of a pipeline's last statement: the pipeline is
+// closed with them, and its error is theirs.
+type batchRows struct {
+	pgx.Rows
+	batch    pgx.BatchResults
+	closeErr error
+}
+
+// Close closes the rows and the pipeline.
+func (r *batchRows) Close() {
+	r.Rows.Close()
+	if r.batch != nil {
+		r.closeErr = r.batch.Close()
+		r.batch = nil
+	}
+}
+
+// Err returns the rows' error, or once they are read, the pipeline's.
+func (r *batchRows) Err() error {
+	if err := r.Rows.Err(); err != nil {
+		return err
+	}
+	r.Close()
+	return r.closeErr
 }
 
 // copyFrom runs COPY FROM, after sending the prelude.

@@ -74,12 +74,13 @@ var errKeyRejected = domain.Errorf(domain.CodeUnauthorized, "invalid API key")
 // revoked. Errors: errKeyRejected.
 func (s *Service) verifyKey(ctx context.Context, tx domain.Tx, org domain.OrgID, secret string) error {
 	hash := hashSecret(secret)
-	key, err := tx.GetAPIKeyByHash(ctx, hash)
-	if domain.IsNotFound(err) || (err == nil && (key.RevokedAt != nil || key.OrgID != org)) {
-		s.keys.forget(hash)
-		return errKeyRejected
-	}
-	return err
+	return tx.CheckAPIKey(ctx, hash, func(key domain.APIKey, err error) error {
+		if domain.IsNotFound(err) || (err == nil && (key.RevokedAt != nil || key.OrgID != org)) {
+			s.keys.forget(hash)
+			return errKeyRejected
+		}
+		return err
+	})
 }
 
 // keyRejected reports whether the key of secret is refused now (unknown,

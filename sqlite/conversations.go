@@ -62,6 +62,17 @@ func (t *tx) CustomerConversationIDs(ctx context.Context, org domain.OrgID, cust
 	ORDER BY started_at DESC, id DESC`, org, customer)
 }
 
+// HeldConversationIDs returns the conversation ids of identifier's current
+// holder, newest first: the latest interval, then the holder's
+// conversations (two indexed reads on the connection).
+func (t *tx) HeldConversationIDs(ctx context.Context, org domain.OrgID, identifier string) ([]domain.ConversationID, error) {
+	iv, found, err := t.LatestInterval(ctx, org, identifier)
+	if err != nil || !found || iv.ValidTo != nil {
+		return nil, err
+	}
+	return t.CustomerConversationIDs(ctx, org, iv.CustomerID)
+}
+
 // ListConversations returns the org's conversations matching f, newest
 // first; CodeInvalidArgument when f.Limit is not positive. The statement
 // names only the filters that are set, so SQLite picks the index of the

@@ -69,6 +69,11 @@ func (t *tx) GetAPIKeyByHash(ctx context.Context, hash []byte) (domain.APIKey, e
 		`SELECT `+apiKeyColumns+` FROM api_keys WHERE hash = ?`, hash)
 }
 
+// CheckAPIKey calls accept with the key of hash, read now.
+func (t *tx) CheckAPIKey(ctx context.Context, hash []byte, accept func(domain.APIKey, error) error) error {
+	return accept(t.GetAPIKeyByHash(ctx, hash))
+}
+
 // ListAPIKeys returns the org's keys, oldest first.
 func (t *tx) ListAPIKeys(ctx context.Context, org domain.OrgID) ([]domain.APIKey, error) {
 	return list(ctx, t, "list api keys", scanAPIKey,

@@ -89,6 +89,42 @@ func testConversations(t *testing.T, newStore Factory) {
 		[]domain.ConversationID{"conv_a9", "conv_a3", "conv_a2", "conv_a1"})
 	equal(t, "CustomerConversationIDs of the other customer", ids(a.Org.ID, cus2.ID), []domain.ConversationID{"conv_a5"})
 	equal(t, "CustomerConversationIDs of another org's customer", len(ids(a.Org.ID, b.Customer.ID)), 0)
+
+	// HeldConversationIDs: those of the identifier's current holder; none
+	// once the holder's interval is closed, nor for another org's holder.
+	held := func(org domain.OrgID, identifier string) []domain.ConversationID {
+		return read(t, s, func(ctx context.Context, tx domain.Tx) ([]domain.ConversationID, error) {
+			return tx.HeldConversationIDs(ctx, org, identifier)
+		})
+	}
+	x, y := "tel:+15550100077", "tel:+15550100078"
+	update(t, s, func(ctx context.Context, tx domain.Tx) error {
+		for _, iv := range []domain.IdentifierInterval{
+			{OrgID: a.Org.ID, CustomerID: cus2.ID, Identifier: x, ValidFrom: minute(1)},
+			{OrgID: b.Org.ID, CustomerID: b.Customer.ID, Identifier: y, ValidFrom: minute(1)},
+		} {
+			if err := tx.OpenInterval(ctx, iv); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	equal(t, "HeldConversationIDs of the first holder", held(a.Org.ID, x), []domain.ConversationID{"conv_a5"})
+	update(t, s, func(ctx context.Context, tx domain.Tx) error {
+		if err := tx.CloseInterval(ctx, a.Org.ID, cus2.ID, x, minute(60)); err != nil {
+			return err
+		}
+		return tx.OpenInterval(ctx, domain.IdentifierInterval{OrgID: a.Org.ID, CustomerID: a.Customer.ID, Identifier: x, ValidFrom: minute(60)})
+	})
+	equal(t, "HeldConversationIDs of the next holder", held(a.Org.ID, x),
+		[]domain.ConversationID{"conv_a9", "conv_a3", "conv_a2", "conv_a1"})
+	update(t, s, func(ctx context.Context, tx domain.Tx) error {
+		return tx.CloseInterval(ctx, a.Org.ID, a.Customer.ID, x, minute(70))
+	})
+	equal(t, "HeldConversationIDs once released", len(held(a.Org.ID, x)), 0)
+	equal(t, "HeldConversationIDs of an identifier never held", len(held(a.Org.ID, "tel:+15550100079")), 0)
+	equal(t, "HeldConversationIDs of another org's identifier", len(held(a.Org.ID, y)), 0)
+	equal(t, "HeldConversationIDs in the holder's org", held(b.Org.ID, y), []domain.ConversationID{"conv_b1"})
 }
 
 func testListConversations(t *testing.T, newStore Factory) {

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 
 	"github.com/parleyhq/parley/domain"
@@ -91,6 +92,94 @@ func testAPIKeys(t *testing.T, newStore Factory) {
 	equal(t, "key of org b after cross-org revoke", read(t, s, func(ctx context.Context, tx domain.Tx) (domain.APIKey, error) {
 		return tx.GetAPIKeyByHash(ctx, kb.Hash)
 	}), kb)
+	testCheckAPIKey(t, s, kb)
+}
+
+// testCheckAPIKey: accept sees the key (or CodeNotFound), and its refusal
+// fails the transaction whether it comes back from CheckAPIKey, from the
+// next statement or from the commit, in a View and in an Update.
+func testCheckAPIKey(t *testing.T, s domain.Store, key domain.APIKey) {
+	refused := errors.New("refused by accept")
+	var seen []string
+	accept := func(want bool) func(domain.APIKey, error) error {
+		return func(k domain.APIKey, err error) error {
+			switch {
+			case domain.IsNotFound(err):
+				seen = append(seen, "not found")
+			case err != nil:
+				t.Errorf("CheckAPIKey: accept got %v", err)
+			default:
+				seen = append(seen, string(k.ID))
+			}
+			if !want {
+				return refused
+			}
+			return nil
+		}
+	}
+	ctx := context.Background()
+	next := func(ctx context.Context, tx domain.Tx) error { _, err := tx.GetOrg(ctx, key.OrgID); return err }
+	none := func(context.Context, domain.Tx) error { return nil }
+	// write appends an event in an Update (a write whose result is not
+	// needed: a backend may hold it back to go out with the commit).
+	write := func(ctx context.Context, tx domain.Tx) error {
+		return tx.AppendEvent(ctx, domain.Event{OrgID: key.OrgID, Type: domain.EventConversationClosed, Subject: "conv_key",
+			Payload: map[string]any{"conversationId": "conv_key"}, CreatedAt: minute(9)})
+	}
+	events := func() int {
+		return len(read(t, s, func(ctx context.Context, tx domain.Tx) ([]domain.Event, error) {
+			return tx.ListEvents(ctx, key.OrgID, 0, 0)
+		}))
+	}
+	for _, c := range []struct {
+		name   string
+		hash   []byte
+		accept bool
+		then   func(context.Context, domain.Tx) error
+	}{
+		{"accepted, then a read", key.Hash, true, next},
+		{"accepted, nothing after", key.Hash, true, none},
+		{"refused, then a read", key.Hash, false, next},
+		{"refused, nothing after", key.Hash, false, none},
+		{"unknown hash", []byte{0xde, 0xad}, false, next},
+		{"refused, then a write", key.Hash, false, write},
+	} {
+		for _, kind := range []string{"View", "Update"} {
+			if kind == "View" && c.name == "refused, then a write" {
+				continue
+			}
+			before := events()
+			seen = nil
+			fn := func(tx domain.Tx) error {
+				if err := tx.CheckAPIKey(ctx, c.hash, accept(c.accept)); err != nil {
+					return err
+				}
+				return c.then(ctx, tx)
+			}
+			var err error
+			if kind == "View" {
+				err = s.View(ctx, fn)
+			} else {
+				err = s.Update(ctx, fn)
+			}
+			if c.accept && err != nil {
+				t.Errorf("CheckAPIKey %s in %s: %v", c.name, kind, err)
+			}
+			if !c.accept && !errors.Is(err, refused) {
+				t.Errorf("CheckAPIKey %s in %s: error %v, want accept's refusal", c.name, kind, err)
+			}
+			want := string(key.ID)
+			if string(c.hash) != string(key.Hash) {
+				want = "not found"
+			}
+			if len(seen) != 1 || seen[0] != want {
+				t.Errorf("CheckAPIKey %s in %s: accept saw %v, want [%s]", c.name, kind, seen, want)
+			}
+			if after := events(); after != before {
+				t.Errorf("CheckAPIKey %s in %s: refused, yet the transaction committed (%d events, then %d)", c.name, kind, before, after)
+			}
+		}
+	}
 }
 
 func testApps(t *testing.T, newStore Factory) {

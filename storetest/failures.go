@@ -249,6 +249,7 @@ func RunFailures(t *testing.T, newStore Factory) {
 			t.Fatal("a refused key recorded a run")
 		}
 	})
+	t.Run("key revoked by another process", func(t *testing.T) { testRevokedKeyRuns(t, newStore) })
 	t.Run("runtime key on a management route", func(t *testing.T) {
 		w := NewWorld(t, newStore(t))
 		ctx := context.Background()
@@ -345,4 +346,42 @@ func tamper(token string) string {
 	}
 	parts[1] = string(p)
 	return strings.Join(parts, ".")
+}
+
+// testRevokedKeyRuns: a run whose key this process authenticated before,
+// then revoked through another process, fails with unauthorized and
+// leaves nothing behind, whether its transaction reads or writes; a live
+// key of the same org runs.
+func testRevokedKeyRuns(t *testing.T, newStore Factory) {
+	w := NewWorld(t, newStore(t))
+	ctx := context.Background()
+	conv := w.Start("ext:alice")
+	find := dataOp(service.OpFindConversations, map[string]any{"customerIdentifier": "ext:alice"})
+	update := dataOp(service.OpUpdateCustomerIdentifier, map[string]any{
+		"conversationId": string(conv.Conversation.ID), "customerIdentifier": "ext:bob"})
+	live, err := w.Service.CreateAPIKey(ctx, w.Org, "live", domain.ScopeRuntime)
+	must(t, err)
+	revoked, err := w.Service.CreateAPIKey(ctx, w.Org, "revoked", domain.ScopeRuntime)
+	must(t, err)
+	for _, k := range []service.NewAPIKey{live, revoked} {
+		_, err := w.Service.AuthenticateKey(ctx, k.Secret)
+		must(t, err)
+	}
+	must(t, w.ServiceOn(w.Store).RevokeAPIKey(ctx, w.Org, revoked.Key.ID))
+	for _, req := range []service.RunRequest{find, update} {
+		before := TakeSnapshot(t, w.Store, w.Org)
+		req.VerifyKey = revoked.Secret
+		res, err := w.Service.Run(ctx, w.Org, req)
+		assertFailure(t, domain.CodeUnauthorized, res, err)
+		after := TakeSnapshot(t, w.Store, w.Org)
+		AssertUnchanged(t, before, after)
+		if len(after.Runs) != len(before.Runs) || len(after.Events) != len(before.Events) {
+			t.Fatalf("%s with a revoked key: runs %d -> %d, events %d -> %d", req.Name,
+				len(before.Runs), len(after.Runs), len(before.Events), len(after.Events))
+		}
+		req.VerifyKey = live.Secret
+		if res, err := w.Service.Run(ctx, w.Org, req); err != nil || res.Error != nil {
+			t.Fatalf("%s with a live key: %+v, %v", req.Name, res.Error, err)
+		}
+	}
 }
