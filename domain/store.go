@@ -24,6 +24,13 @@ type Store interface {
 	// View runs fn in a read-only transaction: one consistent snapshot.
 	// It never waits for writers and takes no lock that could delay them.
 	View(ctx context.Context, fn func(Tx) error) error
+	// ViewLatest is View for a read whose statements need not share one
+	// snapshot: each statement is one (read-only, consistent on its own)
+	// and sees the latest committed data. It is meant for a read of one
+	// statement beside an independent check such as CheckAPIKey: on
+	// PostgreSQL that is one round trip, the statement going out with
+	// its own BEGIN and COMMIT.
+	ViewLatest(ctx context.Context, fn func(Tx) error) error
 	// Update runs fn in a read-write transaction and commits when fn
 	// returns nil; any error rolls everything back. When the database
 	// reports a transient conflict (a unique violation raced by another
@@ -136,9 +143,10 @@ type Tx interface {
 	// newest first (StartedAt descending, then id descending).
 	CustomerConversationIDs(ctx context.Context, org OrgID, customer CustomerID) ([]ConversationID, error)
 	// HeldConversationIDs returns the conversation ids of the customer
-	// who holds identifier now (whose latest interval of it is open),
-	// newest first as CustomerConversationIDs; none when nobody does.
-	HeldConversationIDs(ctx context.Context, org OrgID, identifier string) ([]ConversationID, error)
+	// who holds identifier now (at nil: whose latest interval of it is
+	// open) or held it at *at (IntervalAt), newest first as
+	// CustomerConversationIDs; none when nobody does.
+	HeldConversationIDs(ctx context.Context, org OrgID, identifier string, at *time.Time) ([]ConversationID, error)
 	// ListConversations returns conversations matching f, newest first.
 	ListConversations(ctx context.Context, org OrgID, f ConversationFilter) ([]Conversation, error)
 	CreateSession(ctx context.Context, s Session) error

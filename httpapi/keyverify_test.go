@@ -17,7 +17,8 @@ import (
 	"github.com/parleyhq/parley/webhook"
 )
 
-// countingStore counts the read transactions the service opens.
+// countingStore counts the read transactions the service opens (View and
+// ViewLatest).
 type countingStore struct {
 	domain.Store
 	views *atomic.Int64
@@ -26,6 +27,11 @@ type countingStore struct {
 func (s countingStore) View(ctx context.Context, fn func(domain.Tx) error) error {
 	s.views.Add(1)
 	return s.Store.View(ctx, fn)
+}
+
+func (s countingStore) ViewLatest(ctx context.Context, fn func(domain.Tx) error) error {
+	s.views.Add(1)
+	return s.Store.ViewLatest(ctx, fn)
 }
 
 // TestRunsVerifyKnownKeysInTheirTransaction checks that a data operation

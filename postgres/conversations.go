@@ -63,21 +63,28 @@ func (t *tx) CustomerConversationIDs(ctx context.Context, org domain.OrgID, cust
 		ORDER BY started_at DESC, id DESC`, org, customer)
 }
 
-// HeldConversationIDs returns the conversation ids of identifier's current
-// holder, newest first, in one statement (one round trip, sent with the
-// transaction's BEGIN and waiting statements): the latest interval of
-// identifier, when open, joined to its customer's conversations.
-func (t *tx) HeldConversationIDs(ctx context.Context, org domain.OrgID, identifier string) ([]domain.ConversationID, error) {
+// HeldConversationIDs returns the conversation ids of identifier's holder
+// now (at nil) or at *at, newest first, in one statement (one round trip,
+// sent with the transaction's BEGIN and waiting statements): the interval
+// (the latest when open, or the one covering *at) joined to its
+// customer's conversations.
+func (t *tx) HeldConversationIDs(ctx context.Context, org domain.OrgID, identifier string, at *time.Time) ([]domain.ConversationID, error) {
+	holder, args := `SELECT customer_id, valid_to FROM identifier_intervals
+			WHERE org_id = $1 AND identifier = $2 ORDER BY valid_from DESC, id DESC LIMIT 1`, []any{org, identifier}
+	current := "holder.valid_to IS NULL"
+	if at != nil {
+		holder = `SELECT customer_id, valid_to FROM identifier_intervals
+			WHERE org_id = $1 AND identifier = $2 AND valid_from <= $3 AND (valid_to IS NULL OR valid_to > $3)
+			ORDER BY valid_from DESC, id DESC LIMIT 1`
+		args, current = append(args, *at), "true"
+	}
 	return collect(ctx, t, func(row scanner) (id domain.ConversationID, err error) {
 		err = row.Scan(&id)
 		return id, err
-	}, `SELECT c.id FROM (
-			SELECT customer_id, valid_to FROM identifier_intervals
-			WHERE org_id = $1 AND identifier = $2 ORDER BY valid_from DESC, id DESC LIMIT 1
-		) AS holder
+	}, `SELECT c.id FROM (`+holder+`) AS holder
 		JOIN conversations c ON c.org_id = $1 AND c.customer_id = holder.customer_id
-		WHERE holder.valid_to IS NULL
-		ORDER BY c.started_at DESC, c.id DESC`, org, identifier)
+		WHERE `+current+`
+		ORDER BY c.started_at DESC, c.id DESC`, args...)
 }
 
 // ListConversations returns the org's conversations matching f, newest

@@ -45,6 +45,10 @@ type tx struct {
 	events int64
 	// readOnly marks a View's transaction (Notify refuses to run in it).
 	readOnly bool
+	// eachQuery (ViewLatest) ends the transaction with each multi-row
+	// query that opens it: BEGIN, the query and COMMIT go out together,
+	// and the next statement opens a new one.
+	eachQuery bool
 	// notes are the transaction's notifications, published once it has
 	// committed.
 	notes []notify.Note
@@ -280,8 +284,13 @@ func (t *tx) query(ctx context.Context, sql string, args ...any) (pgx.Rows, erro
 		rows, err := t.conn.Query(ctx, sql, args...)
 		return rows, t.note(err)
 	}
+	ending := t.eachQuery && t.begin != ""
 	b, readers := t.prelude()
 	b.Queue(sql, args...)
+	if ending {
+		b.Queue("COMMIT")
+		t.begin, t.open = beginView, false
+	}
 	br := t.conn.SendBatch(ctx, b)
 	if err := readPrelude(br, readers); err != nil {
 		return nil, t.note(err)
@@ -291,24 +300,38 @@ func (t *tx) query(ctx context.Context, sql string, args ...any) (pgx.Rows, erro
 		_ = br.Close()
 		return nil, t.note(err)
 	}
-	return &batchRows{Rows: rows, batch: br}, nil
+	return &batchRows{Rows: rows, batch: br, commit: ending}, nil
 }
 
-// batchRows are the rows of a pipeline's last statement: the pipeline is
-// closed with them, and its error is theirs.
+// batchRows are the rows of a pipeline's last query, maybe followed by
+// its COMMIT: the pipeline is closed with them, and its errors are
+// theirs.
 type batchRows struct {
 	pgx.Rows
-	batch    pgx.BatchResults
+	batch pgx.BatchResults
+	// commit: a COMMIT follows the query in the pipeline.
+	commit   bool
 	closeErr error
 }
 
-// Close closes the rows and the pipeline.
+// Close closes the rows, reads the COMMIT's result if one follows, and
+// closes the pipeline.
 func (r *batchRows) Close() {
 	r.Rows.Close()
-	if r.batch != nil {
-		r.closeErr = r.batch.Close()
-		r.batch = nil
+	if r.batch == nil {
+		return
 	}
+	if r.commit {
+		tag, err := r.batch.Exec()
+		if err == nil && tag.String() == "ROLLBACK" {
+			err = pgx.ErrTxCommitRollback
+		}
+		r.closeErr = err
+	}
+	if err := r.batch.Close(); r.closeErr == nil {
+		r.closeErr = err
+	}
+	r.batch = nil
 }
 
 // Err returns the rows' error, or once they are read, the pipeline's.

@@ -64,11 +64,24 @@ const (
 // lost during the read runs it again on another one. fn's error is
 // returned as is.
 func (db *DB) View(ctx context.Context, fn func(domain.Tx) error) error {
+	return db.view(ctx, false, fn)
+}
+
+// ViewLatest is View with each multi-row query in a READ ONLY transaction
+// of its own, sent in one pipeline with its BEGIN, the statements waiting
+// to go out (a key check) and its COMMIT: a read of one statement is one
+// round trip.
+func (db *DB) ViewLatest(ctx context.Context, fn func(domain.Tx) error) error {
+	return db.view(ctx, true, fn)
+}
+
+func (db *DB) view(ctx context.Context, eachQuery bool, fn func(domain.Tx) error) error {
 	return db.retry(ctx, func() (failure, error) {
 		t, err := db.begin(ctx, beginView)
 		if err != nil {
 			return connectionFailure(err), err
 		}
+		t.eachQuery = eachQuery
 		defer t.release()
 		if err := fn(t); err != nil {
 			if t.connLost(err) {

@@ -114,25 +114,12 @@ func takenError(ident string, holder domain.CustomerID) *domain.Error {
 // findConversations returns the conversation ids of the customer holding
 // ident now (asOf nil) or at *asOf, newest first; empty when nobody does.
 func (s *Service) findConversations(ctx context.Context, tx domain.Tx, org domain.OrgID, ident string, asOf *time.Time) ([]string, error) {
-	ids, err := s.heldConversationIDs(ctx, tx, org, ident, asOf)
+	ids, err := tx.HeldConversationIDs(ctx, org, ident, asOf)
 	out := make([]string, len(ids))
 	for i, id := range ids {
 		out[i] = string(id)
 	}
 	return out, err
-}
-
-// heldConversationIDs returns the conversation ids of ident's holder now
-// (one read of the store) or at *asOf (the interval, then the ids).
-func (s *Service) heldConversationIDs(ctx context.Context, tx domain.Tx, org domain.OrgID, ident string, asOf *time.Time) ([]domain.ConversationID, error) {
-	if asOf == nil {
-		return tx.HeldConversationIDs(ctx, org, ident)
-	}
-	iv, found, err := tx.IntervalAt(ctx, org, ident, *asOf)
-	if err != nil || !found {
-		return nil, err
-	}
-	return tx.CustomerConversationIDs(ctx, org, iv.CustomerID)
 }
 
 // requireDeployed throws not_deployed for a preview run's conversation.

@@ -34,7 +34,11 @@ type operation struct {
 	// readOnly operations write nothing but their run (and, inside a
 	// session, the output variable).
 	readOnly bool
-	exec     execFunc
+	// oneRead: a read-only run reads one statement of the store (beside
+	// its key check), so it needs no snapshot shared between statements
+	// (domain.Store.ViewLatest).
+	oneRead bool
+	exec    execFunc
 }
 
 // OperationInfo describes a data operation or action, for documentation.
@@ -59,7 +63,7 @@ var dataOperations = map[string]operation{
 			{Name: "customerIdentifier", Type: InputIdentifier, Required: true},
 			{Name: "asOf", Type: InputTime},
 		},
-		variable: "conversation-ids", readOnly: true, exec: execFind,
+		variable: "conversation-ids", readOnly: true, oneRead: true, exec: execFind,
 	},
 	OpConversationTranscript: {
 		inputs:   []InputSpec{{Name: "conversation", Type: InputID, Required: true}},

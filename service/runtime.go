@@ -101,7 +101,11 @@ func (s *Service) run(ctx context.Context, org domain.OrgID, req RunRequest, clo
 	}
 	res := RunResult{RunID: domain.RunID(s.ids.NewID("run")), Kind: op.kind, Name: op.name, Variable: variable}
 	if op.readOnly && req.SessionID == "" {
-		err = s.view(ctx, func(tx domain.Tx) (err error) {
+		view := s.store.View
+		if op.oneRead {
+			view = s.store.ViewLatest
+		}
+		err = view(ctx, func(tx domain.Tx) (err error) {
 			if err := s.checkKey(ctx, tx, org, req); err != nil {
 				return err
 			}

@@ -62,12 +62,22 @@ func (t *tx) CustomerConversationIDs(ctx context.Context, org domain.OrgID, cust
 	ORDER BY started_at DESC, id DESC`, org, customer)
 }
 
-// HeldConversationIDs returns the conversation ids of identifier's current
-// holder, newest first: the latest interval, then the holder's
-// conversations (two indexed reads on the connection).
-func (t *tx) HeldConversationIDs(ctx context.Context, org domain.OrgID, identifier string) ([]domain.ConversationID, error) {
-	iv, found, err := t.LatestInterval(ctx, org, identifier)
-	if err != nil || !found || iv.ValidTo != nil {
+// HeldConversationIDs returns the conversation ids of identifier's holder
+// now (at nil) or at *at, newest first: the interval, then the holder's
+// conversations (two indexed reads in the transaction's snapshot).
+func (t *tx) HeldConversationIDs(ctx context.Context, org domain.OrgID, identifier string, at *time.Time) ([]domain.ConversationID, error) {
+	var (
+		iv    domain.IdentifierInterval
+		found bool
+		err   error
+	)
+	if at == nil {
+		iv, found, err = t.LatestInterval(ctx, org, identifier)
+		found = found && iv.ValidTo == nil
+	} else {
+		iv, found, err = t.IntervalAt(ctx, org, identifier, *at)
+	}
+	if err != nil || !found {
 		return nil, err
 	}
 	return t.CustomerConversationIDs(ctx, org, iv.CustomerID)

@@ -217,6 +217,12 @@ func (db *DB) View(ctx context.Context, fn func(domain.Tx) error) error {
 	return fn(&tx{sql: sqlTx, stmts: db.reader})
 }
 
+// ViewLatest is View: a read transaction on the read pool costs no more
+// than a statement on its own.
+func (db *DB) ViewLatest(ctx context.Context, fn func(domain.Tx) error) error {
+	return db.View(ctx, fn)
+}
+
 // Update runs fn in a write transaction (BEGIN IMMEDIATE, possibly shared
 // with other waiting Updates under savepoints: see "Group commit") and
 // commits when fn returns nil. Any error rolls back fn's changes. A UNIQUE/PRIMARY KEY violation or

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/parleyhq/parley/domain"
 )
@@ -94,7 +95,7 @@ func testConversations(t *testing.T, newStore Factory) {
 	// once the holder's interval is closed, nor for another org's holder.
 	held := func(org domain.OrgID, identifier string) []domain.ConversationID {
 		return read(t, s, func(ctx context.Context, tx domain.Tx) ([]domain.ConversationID, error) {
-			return tx.HeldConversationIDs(ctx, org, identifier)
+			return tx.HeldConversationIDs(ctx, org, identifier, nil)
 		})
 	}
 	x, y := "tel:+15550100077", "tel:+15550100078"
@@ -125,6 +126,41 @@ func testConversations(t *testing.T, newStore Factory) {
 	equal(t, "HeldConversationIDs of an identifier never held", len(held(a.Org.ID, "tel:+15550100079")), 0)
 	equal(t, "HeldConversationIDs of another org's identifier", len(held(a.Org.ID, y)), 0)
 	equal(t, "HeldConversationIDs in the holder's org", held(b.Org.ID, y), []domain.ConversationID{"conv_b1"})
+
+	// At an instant: the holder then, whatever holds it now.
+	heldAt := func(at time.Time) []domain.ConversationID {
+		return read(t, s, func(ctx context.Context, tx domain.Tx) ([]domain.ConversationID, error) {
+			return tx.HeldConversationIDs(ctx, a.Org.ID, x, &at)
+		})
+	}
+	equal(t, "HeldConversationIDs at minute 30", heldAt(minute(30)), []domain.ConversationID{"conv_a5"})
+	equal(t, "HeldConversationIDs at minute 65", heldAt(minute(65)), []domain.ConversationID{"conv_a9", "conv_a3", "conv_a2", "conv_a1"})
+	equal(t, "HeldConversationIDs before the first holder", len(heldAt(minute(0))), 0)
+	equal(t, "HeldConversationIDs after the release", len(heldAt(minute(75))), 0)
+
+	// ViewLatest: several statements, each on the latest data, one after
+	// the other in one call.
+	var latest [][]domain.ConversationID
+	err := s.ViewLatest(context.Background(), func(tx domain.Tx) error {
+		ctx := context.Background()
+		for _, q := range []struct {
+			org   domain.OrgID
+			ident string
+			at    *time.Time
+		}{{a.Org.ID, x, ptr(minute(30))}, {b.Org.ID, y, nil}, {a.Org.ID, x, nil}} {
+			ids, err := tx.HeldConversationIDs(ctx, q.org, q.ident, q.at)
+			if err != nil {
+				return err
+			}
+			latest = append(latest, ids)
+		}
+		_, err := tx.GetOrg(ctx, a.Org.ID)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("ViewLatest of three reads and a row: %v", err)
+	}
+	equal(t, "ViewLatest reads", latest, [][]domain.ConversationID{{"conv_a5"}, {"conv_b1"}, nil})
 }
 
 func testListConversations(t *testing.T, newStore Factory) {

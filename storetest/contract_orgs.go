@@ -97,7 +97,8 @@ func testAPIKeys(t *testing.T, newStore Factory) {
 
 // testCheckAPIKey: accept sees the key (or CodeNotFound), and its refusal
 // fails the transaction whether it comes back from CheckAPIKey, from the
-// next statement or from the commit, in a View and in an Update.
+// next statement or from the commit, in a View, a ViewLatest and an
+// Update.
 func testCheckAPIKey(t *testing.T, s domain.Store, key domain.APIKey) {
 	refused := errors.New("refused by accept")
 	var seen []string
@@ -119,6 +120,7 @@ func testCheckAPIKey(t *testing.T, s domain.Store, key domain.APIKey) {
 	}
 	ctx := context.Background()
 	next := func(ctx context.Context, tx domain.Tx) error { _, err := tx.GetOrg(ctx, key.OrgID); return err }
+	query := func(ctx context.Context, tx domain.Tx) error { _, err := tx.ListAPIKeys(ctx, key.OrgID); return err }
 	none := func(context.Context, domain.Tx) error { return nil }
 	// write appends an event in an Update (a write whose result is not
 	// needed: a backend may hold it back to go out with the commit).
@@ -142,10 +144,12 @@ func testCheckAPIKey(t *testing.T, s domain.Store, key domain.APIKey) {
 		{"refused, then a read", key.Hash, false, next},
 		{"refused, nothing after", key.Hash, false, none},
 		{"unknown hash", []byte{0xde, 0xad}, false, next},
+		{"accepted, then a query", key.Hash, true, query},
+		{"refused, then a query", key.Hash, false, query},
 		{"refused, then a write", key.Hash, false, write},
 	} {
-		for _, kind := range []string{"View", "Update"} {
-			if kind == "View" && c.name == "refused, then a write" {
+		for _, kind := range []string{"View", "ViewLatest", "Update"} {
+			if kind != "Update" && c.name == "refused, then a write" {
 				continue
 			}
 			before := events()
@@ -157,9 +161,12 @@ func testCheckAPIKey(t *testing.T, s domain.Store, key domain.APIKey) {
 				return c.then(ctx, tx)
 			}
 			var err error
-			if kind == "View" {
+			switch kind {
+			case "View":
 				err = s.View(ctx, fn)
-			} else {
+			case "ViewLatest":
+				err = s.ViewLatest(ctx, fn)
+			default:
 				err = s.Update(ctx, fn)
 			}
 			if c.accept && err != nil {
