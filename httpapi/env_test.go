@@ -48,6 +48,17 @@ func newEnv(t *testing.T) *testEnv {
 	return newEnvOn(t, nil)
 }
 
+// newTestService is the service of a test server on store, trusting the
+// licences of pub; another one on the same store acts as another server
+// process.
+func newTestService(store domain.Store, clk *clock.Manual, pub ed25519.PublicKey) *service.Service {
+	return service.New(service.Config{
+		Store: store, Clock: clk, IDs: ids.NewSequence(),
+		Licenses: license.NewVerifier(pub), Identifiers: identifier.Normalizer{},
+		Webhooks: webhook.NewGuard(false, nil),
+	})
+}
+
 // newEnvOn is newEnv with the service on wrap(store) when wrap is not nil
 // (the field store stays the SQLite store underneath).
 func newEnvOn(t *testing.T, wrap func(domain.Store) domain.Store) *testEnv {
@@ -62,11 +73,7 @@ func newEnvOn(t *testing.T, wrap func(domain.Store) domain.Store) *testEnv {
 		t.Fatal(err)
 	}
 	clk := clock.NewManual(testStart)
-	svc := service.New(service.Config{
-		Store: backend, Clock: clk, IDs: ids.NewSequence(),
-		Licenses: license.NewVerifier(pub), Identifiers: identifier.Normalizer{},
-		Webhooks: webhook.NewGuard(false, nil),
-	})
+	svc := newTestService(backend, clk, pub)
 	logs := &lockedBuffer{}
 	h := New(Config{
 		Service: svc, Store: backend, Metrics: prometheus.NewRegistry(), MaxBodyBytes: testMaxBody,

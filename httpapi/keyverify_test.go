@@ -9,12 +9,7 @@ import (
 
 	"github.com/parleyhq/parley/client"
 	"github.com/parleyhq/parley/domain"
-	"github.com/parleyhq/parley/identifier"
-	"github.com/parleyhq/parley/ids"
-	"github.com/parleyhq/parley/license"
-	"github.com/parleyhq/parley/service"
 	"github.com/parleyhq/parley/storetest"
-	"github.com/parleyhq/parley/webhook"
 )
 
 // countingStore counts the read transactions the service opens (View and
@@ -126,11 +121,9 @@ func updateBody(identifier string) func(conv string) string {
 // The org's first key still runs.
 func revokedKeyWorld(t *testing.T) (env *testEnv, org domain.OrgID, conv, secret string) {
 	t.Helper()
-	env = newEnv(t)
+	env, c, key, _, dep, res := newPublishedEnv(t)
 	ctx := t.Context()
-	o, c := env.newOrg("Acme", domain.PlanEnterprise)
-	_, _, dep := publishApp(t, c, client.EnvProduction)
-	res, err := c.CreateChannelResource(ctx, client.CreateChannelResourceRequest{Kind: client.KindWebChat, Name: "w", Address: "w"})
+	org, err := env.svc.Authenticate(ctx, key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,12 +142,8 @@ func revokedKeyWorld(t *testing.T) (env *testEnv, org domain.OrgID, conv, secret
 	}); err != nil {
 		t.Fatal(err)
 	}
-	other := service.New(service.Config{
-		Store: env.store, Clock: env.clock, IDs: ids.NewSequence(),
-		Licenses: license.NewVerifier(env.signer.Public().(ed25519.PublicKey)), Identifiers: identifier.Normalizer{},
-		Webhooks: webhook.NewGuard(false, nil),
-	})
-	if err := other.RevokeAPIKey(ctx, o.ID, domain.APIKeyID(created.ID)); err != nil {
+	other := newTestService(env.store, env.clock, env.signer.Public().(ed25519.PublicKey))
+	if err := other.RevokeAPIKey(ctx, org, domain.APIKeyID(created.ID)); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -168,5 +157,5 @@ func revokedKeyWorld(t *testing.T) (env *testEnv, org domain.OrgID, conv, secret
 			}
 		}
 	})
-	return env, o.ID, st.Conversation.ID, created.Secret
+	return env, org, st.Conversation.ID, created.Secret
 }

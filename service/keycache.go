@@ -75,12 +75,18 @@ var errKeyRejected = domain.Errorf(domain.CodeUnauthorized, "invalid API key")
 func (s *Service) verifyKey(ctx context.Context, tx domain.Tx, org domain.OrgID, secret string) error {
 	hash := hashSecret(secret)
 	return tx.CheckAPIKey(ctx, hash, func(key domain.APIKey, err error) error {
-		if domain.IsNotFound(err) || (err == nil && (key.RevokedAt != nil || key.OrgID != org)) {
+		if keyRefused(key, err) || (err == nil && key.OrgID != org) {
 			s.keys.forget(hash)
 			return errKeyRejected
 		}
 		return err
 	})
+}
+
+// keyRefused reports whether the lookup of a key (key, err) refuses it:
+// unknown or revoked.
+func keyRefused(key domain.APIKey, err error) bool {
+	return domain.IsNotFound(err) || (err == nil && key.RevokedAt != nil)
 }
 
 // keyRejected reports whether the key of secret is refused now (unknown,

@@ -125,7 +125,7 @@ func (s *Service) AuthenticateKey(ctx context.Context, secret string) (domain.AP
 		key, err = tx.GetAPIKeyByHash(ctx, hash)
 		return err
 	})
-	if domain.IsNotFound(err) || (err == nil && key.RevokedAt != nil) {
+	if keyRefused(key, err) {
 		s.keys.forget(hash)
 		return domain.APIKey{}, domain.Errorf(domain.CodeUnauthorized, "invalid API key")
 	}
